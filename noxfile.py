@@ -1,0 +1,61 @@
+"""Test matrix and tooling sessions: `nox -l` lists them.
+
+* ``tests``: the suite on every Python 3.10–3.13 found, with the newest trio;
+  ``tests_oldest_trio``: the same on the oldest supported trio.
+* ``lint`` (ruff), ``typecheck`` (mypy --strict), ``bench`` and ``interop``.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.error_on_missing_interpreters = False
+
+PYTHONS = [v for v in ("3.10", "3.11", "3.12", "3.13") if shutil.which(f"python{v}")] or None
+OLDEST_TRIO = "0.25.0"
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """Run the test suite with the newest trio."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tests_oldest_trio(session: nox.Session) -> None:
+    """Run the test suite with the oldest trio we support."""
+    session.install("-e", ".[test]", f"trio=={OLDEST_TRIO}")
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    session.install("-e", ".[test]", "mypy>=1.10")
+    session.run("mypy", "--strict", "trio_webrtc")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side with aiortc (filled in by the performance work)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "trio_webrtc", "demo", "--size", "64")
+
+
+@nox.session
+def interop(session: nox.Session) -> None:
+    """Interop suite against aiortc and Chromium (tests/interop)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-q", "tests/interop", *session.posargs)

@@ -1,0 +1,82 @@
+"""trio-webrtc: WebRTC data channels for Trio, written from scratch.
+
+Two faces over one sans-I/O core:
+
+* the Trio face — :class:`PeerConnection` and :class:`DataChannel`
+  (``trio.abc.Channel[bytes | str]``);
+* the Godot face — ``WebRTCPeerConnection``, ``WebRTCDataChannel``,
+  ``WebRTCPeerConnectionExtension`` and ``Error`` in :mod:`trio_webrtc.godot`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Configuration, IceServer
+    from .core import ConnectionState, GatheringState
+    from .errors import (
+        ConnectionFailedError,
+        InvalidStateError,
+        LocalProtocolError,
+        MessageTooLargeError,
+        ParseError,
+        ProtocolError,
+        RemoteProtocolError,
+        WebRTCError,
+    )
+    from .peer_connection import DataChannel, IceCandidate, PeerConnection, connect_pair
+
+# Imported on first use, so that ``import trio_webrtc.sdp`` (say) loads only that layer.
+_LAZY = {
+    "Configuration": "config",
+    "IceServer": "config",
+    "ConnectionState": "core",
+    "GatheringState": "core",
+    "ConnectionFailedError": "errors",
+    "InvalidStateError": "errors",
+    "LocalProtocolError": "errors",
+    "MessageTooLargeError": "errors",
+    "ParseError": "errors",
+    "ProtocolError": "errors",
+    "RemoteProtocolError": "errors",
+    "WebRTCError": "errors",
+    "DataChannel": "peer_connection",
+    "IceCandidate": "peer_connection",
+    "PeerConnection": "peer_connection",
+    "connect_pair": "peer_connection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trio_webrtc' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Configuration",
+    "ConnectionFailedError",
+    "ConnectionState",
+    "DataChannel",
+    "GatheringState",
+    "IceCandidate",
+    "IceServer",
+    "InvalidStateError",
+    "LocalProtocolError",
+    "MessageTooLargeError",
+    "ParseError",
+    "PeerConnection",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "WebRTCError",
+    "__version__",
+    "connect_pair",
+]

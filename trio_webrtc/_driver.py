@@ -1,0 +1,249 @@
+"""The trio driver: runs a sans-I/O :class:`~trio_webrtc.core.PeerConnectionCore`.
+
+One receive task per UDP socket and one timer task, all in the owner's nursery; no
+threads, no globals. The receive task drains every datagram that is ready (up to a burst
+limit) before flushing, so a burst of DATA gets one SACK. ``flush()`` is synchronous and
+may be called from any task (a ``send`` on a channel, a Godot ``put_packet``): it sends what
+the core has, dispatches the core's events to the owner's callback, and re-arms the timer.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import random
+import socket
+from collections import deque
+from collections.abc import Callable
+
+import trio
+
+from ._netif import local_addresses
+from .config import Configuration
+from .core import PeerConnectionCore
+
+__all__ = ["CoreDriver", "bind_udp_sockets"]
+
+logger = logging.getLogger("trio_webrtc.driver")
+
+Address = tuple[str, int]
+
+_RECEIVE_BURST = 512
+_MAX_PENDING_DATAGRAMS = 8192
+_SOCKET_BUFFER = 4 << 20
+
+
+def _bind_one(host: str, port_range: tuple[int, int] | None, rng: random.Random) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
+            except OSError:  # pragma: no cover - platform limits
+                pass
+        if port_range is None:
+            sock.bind((host, 0))
+            return sock
+        begin, end = port_range
+        ports = list(range(begin, end + 1))
+        start = rng.randrange(len(ports))
+        for port in ports[start:] + ports[:start]:
+            try:
+                sock.bind((host, port))
+                return sock
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+        raise OSError(errno.EADDRINUSE, f"no free UDP port on {host} in {begin}-{end}")
+    except BaseException:
+        sock.close()
+        raise
+
+
+def bind_udp_sockets(configuration: Configuration, rng: random.Random) -> list[socket.socket]:
+    """Bind one non-blocking UDP socket per local address the configuration allows."""
+    hosts = [configuration.bind_address] if configuration.bind_address else local_addresses()
+    sockets: list[socket.socket] = []
+    try:
+        for host in hosts:
+            try:
+                sockets.append(_bind_one(host, configuration.port_range, rng))
+            except OSError as exc:
+                if configuration.bind_address:
+                    raise
+                logger.warning("cannot bind UDP socket on %s: %s", host, exc)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    if not sockets:
+        raise OSError("no local address to gather host candidates on")
+    return sockets
+
+
+class CoreDriver:
+    """Runs a core over real UDP sockets inside a nursery the owner provides."""
+
+    def __init__(
+        self,
+        core: PeerConnectionCore,
+        sockets: list[socket.socket],
+        on_event: Callable[[object], None],
+    ) -> None:
+        self.core = core
+        self._on_event = on_event
+        self._sockets: dict[Address, socket.socket] = {}
+        for sock in sockets:
+            local = sock.getsockname()[:2]
+            self._sockets[(local[0], local[1])] = sock
+            core.add_host_address((local[0], local[1]))
+        self._pending: dict[socket.socket, deque[tuple[bytes, Address]]] = {
+            sock: deque() for sock in sockets
+        }
+        self._writable = trio.Event()
+        self._timer_scope: trio.CancelScope | None = None
+        self._closed = False
+        self._dispatching = False
+        self.datagrams_sent = 0
+        self.datagrams_received = 0
+
+    @property
+    def local_addresses(self) -> list[Address]:
+        return list(self._sockets)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the receive, writer and timer tasks until :meth:`close` or cancellation."""
+        try:
+            async with trio.open_nursery() as nursery:
+                for local, sock in self._sockets.items():
+                    nursery.start_soon(self._receive_task, sock, local)
+                nursery.start_soon(self._writer_task)
+                nursery.start_soon(self._timer_task)
+                task_status.started()
+        finally:
+            self._close_sockets()
+
+    # ------------------------------------------------------------------ tasks
+
+    async def _receive_task(self, sock: socket.socket, local: Address) -> None:
+        recvfrom = sock.recvfrom
+        core = self.core
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            now = trio.current_time()
+            count = 0
+            while count < _RECEIVE_BURST:
+                try:
+                    data, address = recvfrom(65536)
+                except BlockingIOError:
+                    break
+                except OSError as exc:  # e.g. ICMP errors reported on the socket
+                    logger.debug("[%s] recvfrom on %s: %s", core.log_prefix, local, exc)
+                    continue
+                count += 1
+                core.receive_datagram(data, local, (address[0], address[1]), now)
+            self.datagrams_received += count
+            self.flush()
+            if count >= _RECEIVE_BURST:
+                await trio.lowlevel.checkpoint()
+
+    async def _writer_task(self) -> None:
+        while True:
+            await self._writable.wait()
+            self._writable = trio.Event()
+            for sock, queue in self._pending.items():
+                while queue:
+                    await trio.lowlevel.wait_writable(sock)
+                    while queue:
+                        data, remote = queue[0]
+                        try:
+                            sock.sendto(data, remote)
+                        except BlockingIOError:
+                            break
+                        except OSError as exc:
+                            logger.debug("[%s] sendto %s: %s", self.core.log_prefix, remote, exc)
+                        queue.popleft()
+                        self.datagrams_sent += 1
+
+    async def _timer_task(self) -> None:
+        core = self.core
+        while True:
+            deadline = core.get_timer()
+            with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+                self._timer_scope = scope
+                await trio.sleep_forever()
+            self._timer_scope = None
+            now = trio.current_time()
+            deadline = core.get_timer()
+            if deadline is not None and deadline <= now:
+                core.handle_timer(now)
+                self.flush()
+                after = core.get_timer()
+                if after is not None and after <= now:  # a layer did not advance its timer
+                    logger.debug("[%s] timer did not advance; backing off", core.log_prefix)
+                    await trio.sleep(0.001)
+
+    # ------------------------------------------------------------------ flush
+
+    def flush(self) -> None:
+        """Send everything the core has, dispatch its events, re-arm the timer."""
+        if self._closed:
+            return
+        core = self.core
+        now = trio.current_time()
+        sockets = self._sockets
+        sent = 0
+        for data, local, remote in core.datagrams_to_send(now):
+            sock = sockets.get(local)
+            if sock is None:
+                continue
+            queue = self._pending[sock]
+            if queue:
+                self._queue(queue, data, remote)
+                continue
+            try:
+                sock.sendto(data, remote)
+                sent += 1
+            except BlockingIOError:
+                self._queue(queue, data, remote)
+            except OSError as exc:
+                logger.debug("[%s] sendto %s: %s", core.log_prefix, remote, exc)
+        self.datagrams_sent += sent
+        self._dispatch()
+        scope = self._timer_scope
+        if scope is not None:
+            deadline = core.get_timer()
+            scope.deadline = math.inf if deadline is None else deadline
+
+    def _queue(self, queue: deque[tuple[bytes, Address]], data: bytes, remote: Address) -> None:
+        if len(queue) >= _MAX_PENDING_DATAGRAMS:
+            return  # the kernel is saturated: behave like a lossy link, SCTP recovers
+        queue.append((data, remote))
+        self._writable.set()
+
+    def _dispatch(self) -> None:
+        if self._dispatching:  # a callback flushed: the outer loop picks the events up
+            return
+        self._dispatching = True
+        try:
+            core = self.core
+            on_event = self._on_event
+            while (event := core.next_event()) is not None:
+                on_event(event)
+        finally:
+            self._dispatching = False
+
+    def close(self) -> None:
+        """Close the core, send its last datagrams (ABORT, close_notify), stop the timer."""
+        if self._closed:
+            return
+        self.core.close(trio.current_time())
+        self.flush()
+        self._closed = True
+
+    def _close_sockets(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()

@@ -1,0 +1,160 @@
+"""Peer connection configuration: typed, and parsed from Godot/W3C dictionaries.
+
+Implements the ``stun:``/``turn:``/``turns:`` URI grammar of RFC 7064 §3.1 and
+RFC 7065 §3.1 and the keys Godot's ``WebRTCPeerConnection.initialize()`` accepts
+(``iceServers`` with ``urls``, ``username``, ``credential``), plus libdatachannel's
+``bindAddress``, ``portRangeBegin`` and ``portRangeEnd``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+__all__ = ["Configuration", "IceServer", "IceServerUrl", "parse_ice_url"]
+
+_DEFAULT_PORTS = {"stun": 3478, "stuns": 5349, "turn": 3478, "turns": 5349}
+
+
+@dataclass(frozen=True)
+class IceServerUrl:
+    """One parsed ``stun:``, ``stuns:``, ``turn:`` or ``turns:`` URI."""
+
+    scheme: str
+    host: str
+    port: int
+    transport: str  # "udp" or "tcp"
+
+    @property
+    def is_turn(self) -> bool:
+        return self.scheme in ("turn", "turns")
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme in ("stuns", "turns")
+
+
+def parse_ice_url(url: str) -> IceServerUrl:
+    """Parse a STUN/TURN URI; raise ``ValueError`` naming what is wrong."""
+    scheme, sep, rest = url.partition(":")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORTS:
+        raise ValueError(f"unsupported ICE server URL {url!r}: expected stun:, turn: or turns:")
+    rest, _, query = rest.partition("?")
+    transport = "tcp" if scheme in ("stuns", "turns") else "udp"
+    if query:
+        key, _, value = query.partition("=")
+        if key != "transport" or value not in ("udp", "tcp"):
+            raise ValueError(f"bad query in ICE server URL {url!r}")
+        transport = value
+    rest = rest.lstrip("/")
+    if rest.startswith("["):
+        host, bracket, tail = rest[1:].partition("]")
+        if not bracket:
+            raise ValueError(f"unterminated IPv6 literal in {url!r}")
+        port_text = tail[1:] if tail.startswith(":") else ""
+    else:
+        host, _, port_text = rest.partition(":")
+    if not host:
+        raise ValueError(f"no host in ICE server URL {url!r}")
+    try:
+        port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
+    except ValueError:
+        raise ValueError(f"bad port in ICE server URL {url!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"port out of range in ICE server URL {url!r}")
+    return IceServerUrl(scheme, host, port, transport)
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server entry; every URL of every entry is used."""
+
+    urls: tuple[IceServerUrl, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Everything a peer connection is configured with.
+
+    ``bind_address`` restricts gathering to that one local address; ``port_range``
+    (inclusive) restricts the local UDP ports; ``mtu`` bounds every datagram we send;
+    ``max_message_size`` is what we advertise and accept (RFC 8841).
+    """
+
+    ice_servers: tuple[IceServer, ...] = ()
+    bind_address: str | None = None
+    port_range: tuple[int, int] | None = None
+    mtu: int = 1200
+    max_message_size: int = 262144
+    ice_transport_policy: str = "all"
+
+    @classmethod
+    def from_dict(cls, config: Mapping[str, object] | None) -> Configuration:
+        """Build from a Godot/W3C-style dictionary; raise ``ValueError`` on bad input."""
+        if not config:
+            return cls()
+        known = {
+            "iceServers", "bindAddress", "portRangeBegin", "portRangeEnd",
+            "mtu", "maxMessageSize", "iceTransportPolicy",
+        }  # fmt: skip
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
+        servers: list[IceServer] = []
+        raw_servers = config.get("iceServers", [])
+        if not isinstance(raw_servers, Sequence) or isinstance(raw_servers, str):
+            raise ValueError("iceServers must be a list of dictionaries")
+        for entry in raw_servers:
+            if not isinstance(entry, Mapping):
+                raise ValueError("each iceServers entry must be a dictionary")
+            urls = entry.get("urls", [])
+            if isinstance(urls, str):
+                urls = [urls]
+            if not isinstance(urls, Sequence) or not urls:
+                raise ValueError("an iceServers entry needs one or more urls")
+            username = entry.get("username")
+            credential = entry.get("credential")
+            servers.append(
+                IceServer(
+                    tuple(parse_ice_url(str(u)) for u in urls),
+                    None if username is None else str(username),
+                    None if credential is None else str(credential),
+                )
+            )
+        bind_address = config.get("bindAddress")
+        if bind_address is not None:
+            bind_address = str(bind_address)
+            try:
+                ipaddress.ip_address(bind_address)
+            except ValueError:
+                raise ValueError(f"bindAddress {bind_address!r} is not an IP address") from None
+        port_range: tuple[int, int] | None = None
+        if "portRangeBegin" in config or "portRangeEnd" in config:
+            begin = _as_int(config.get("portRangeBegin", 1024), "portRangeBegin")
+            end = _as_int(config.get("portRangeEnd", 65535), "portRangeEnd")
+            if not 0 < begin <= end < 65536:
+                raise ValueError(f"bad port range {begin}-{end}")
+            port_range = (begin, end)
+        mtu = _as_int(config.get("mtu", 1200), "mtu")
+        if not 576 <= mtu <= 65000:
+            raise ValueError(f"mtu {mtu} out of range 576..65000")
+        max_message_size = _as_int(config.get("maxMessageSize", 262144), "maxMessageSize")
+        if max_message_size < 0:
+            raise ValueError("maxMessageSize must be ≥ 0")
+        policy = str(config.get("iceTransportPolicy", "all"))
+        if policy not in ("all", "relay"):
+            raise ValueError("iceTransportPolicy must be 'all' or 'relay'")
+        return cls(tuple(servers), bind_address, port_range, mtu, max_message_size, policy)
+
+
+def _as_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be an integer")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer") from None

@@ -1,0 +1,677 @@
+"""PeerConnectionCore: the sans-I/O composition of every layer.
+
+One object per peer connection. It owns the JSEP signaling state machine (RFC 9429), the
+ICE agent (RFC 8445), the DTLS transport (RFC 6347, roles per RFC 8842), the SCTP
+association (RFC 9260 over DTLS per RFC 8261) and the data-channel manager (RFC 8831,
+RFC 8832), and demultiplexes datagrams by their first byte (RFC 7983 §7). Like every layer
+it does no I/O and reads no clock: the trio driver (``_driver.py``) feeds it datagrams and
+``now`` and sends what ``datagrams_to_send`` returns.
+
+Connection states follow W3C ``RTCPeerConnectionState`` (and so Godot's ``ConnectionState``):
+NEW until ICE starts checking; CONNECTING while ICE checks or DTLS handshakes; CONNECTED
+when ICE has a pair and DTLS is up; DISCONNECTED while ICE consent is overdue; FAILED when
+ICE or DTLS failed; CLOSED after ``close()`` or the peer's DTLS close_notify.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+import secrets
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from . import dcep
+from .certificate import Certificate
+from .config import Configuration
+from .dtls import (
+    ApplicationData,
+    DtlsClosed,
+    DtlsFailed,
+    DtlsTransport,
+    HandshakeCompleted,
+)
+from .errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
+from .ice import Candidate, IceAgent, IceState, IceStateChanged, SelectedPairChanged
+from .jsep import (
+    LocalParameters,
+    SdpType,
+    SignalingState,
+    SignalingStateMachine,
+    create_answer,
+    create_offer,
+    negotiated_dtls_role,
+)
+from .sctp import (
+    AssociationClosed,
+    AssociationEstablished,
+    BufferedAmountLow,
+    DataReceived,
+    OutgoingStreamsReset,
+    SctpAssociation,
+    StreamsReset,
+)
+from .sdp import DataChannelDescription, SessionDescription
+
+__all__ = [
+    "ConnectionState",
+    "ConnectionStateChanged",
+    "CoreEvent",
+    "GatheringState",
+    "GatheringStateChanged",
+    "LocalCandidate",
+    "PeerConnectionCore",
+    "SignalingStateChanged",
+]
+
+logger = logging.getLogger("trio_webrtc.core")
+
+Address = tuple[str, int]
+
+_MAX_EARLY_DTLS = 16
+
+
+class ConnectionState(enum.IntEnum):
+    """W3C RTCPeerConnectionState, with Godot's values."""
+
+    NEW = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    DISCONNECTED = 3
+    FAILED = 4
+    CLOSED = 5
+
+
+class GatheringState(enum.IntEnum):
+    """W3C RTCIceGatheringState, with Godot's values."""
+
+    NEW = 0
+    GATHERING = 1
+    COMPLETE = 2
+
+
+class CoreEvent:
+    """Base of the events the core emits (channel events are passed through as-is)."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True)
+class LocalCandidate(CoreEvent):
+    """A local candidate to signal; ``candidate`` None means end-of-candidates."""
+
+    candidate: str | None
+    sdp_mid: str
+    sdp_mline_index: int
+
+
+@dataclass(frozen=True)
+class ConnectionStateChanged(CoreEvent):
+    state: ConnectionState
+
+
+@dataclass(frozen=True)
+class GatheringStateChanged(CoreEvent):
+    state: GatheringState
+
+
+@dataclass(frozen=True)
+class SignalingStateChanged(CoreEvent):
+    state: SignalingState
+
+
+class _LazySctp:
+    """The SCTP transport the channel manager talks to, before the association exists."""
+
+    def __init__(self) -> None:
+        self.association: SctpAssociation | None = None
+        self._thresholds: dict[int, int] = {}
+
+    def send(
+        self,
+        stream_id: int,
+        ppid: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        ordered: bool = True,
+        max_retransmits: int | None = None,
+        lifetime: float | None = None,
+        now: float,
+    ) -> None:
+        if self.association is None:
+            raise InvalidStateError("the SCTP association is not established")
+        self.association.send(
+            stream_id,
+            ppid,
+            data,
+            ordered=ordered,
+            max_retransmits=max_retransmits,
+            lifetime=lifetime,
+            now=now,
+        )
+
+    def buffered_amount(self, stream_id: int) -> int:
+        return 0 if self.association is None else self.association.buffered_amount(stream_id)
+
+    def set_buffered_amount_low_threshold(self, stream_id: int, threshold: int) -> None:
+        self._thresholds[stream_id] = threshold
+        if self.association is not None:
+            self.association.set_buffered_amount_low_threshold(stream_id, threshold)
+
+    def data_consumed(self, nbytes: int) -> None:
+        if self.association is not None:
+            self.association.data_consumed(nbytes)
+
+    def reset_streams(self, stream_ids: Sequence[int], now: float) -> None:
+        if self.association is not None:
+            self.association.reset_streams(stream_ids, now)
+
+    def attach(self, association: SctpAssociation) -> None:
+        self.association = association
+        for stream_id, threshold in self._thresholds.items():
+            association.set_buffered_amount_low_threshold(stream_id, threshold)
+
+
+class PeerConnectionCore:
+    """Sans-I/O peer connection: signaling calls, datagrams and ``now`` in; datagrams,
+    one timer deadline and events out.
+
+    The driver calls :meth:`add_host_address` for every UDP socket it bound, then routes
+    every received datagram to :meth:`receive_datagram`, sends what
+    :meth:`datagrams_to_send` returns from the socket bound to the given local address,
+    and calls :meth:`handle_timer` at :meth:`get_timer`.
+    """
+
+    def __init__(
+        self,
+        configuration: Configuration | None = None,
+        *,
+        certificate: Certificate | None = None,
+        rng: random.Random | None = None,
+        log_prefix: str = "pc",
+    ) -> None:
+        self.configuration = configuration or Configuration()
+        self.certificate = certificate or Certificate.default()
+        self._rng = rng or random.Random(secrets.randbits(64))
+        self.log_prefix = log_prefix
+        self.ice = IceAgent(controlling=True, rng=self._rng, log_prefix=log_prefix)
+        self._signaling = SignalingStateMachine()
+        self._sctp_proxy = _LazySctp()
+        self.channels = dcep.ChannelManager(self._sctp_proxy, log_prefix=log_prefix)
+        self.dtls: DtlsTransport | None = None
+        self.sctp: SctpAssociation | None = None
+        self.connection_state = ConnectionState.NEW
+        self.gathering_state = GatheringState.NEW
+        self._events: deque[object] = deque()
+        self._host_addresses: list[Address] = []
+        self._local_candidates: list[str] = []
+        self._local: DataChannelDescription | None = None
+        self._remote: DataChannelDescription | None = None
+        self._pending_local: DataChannelDescription | None = None
+        self._pending_remote: DataChannelDescription | None = None
+        self._session_id = self._rng.getrandbits(62)
+        self._session_version = 1
+        self._early_dtls: deque[tuple[bytes, Address, Address]] = deque(maxlen=_MAX_EARLY_DTLS)
+        self._dtls_route: tuple[Address, Address] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ states
+
+    @property
+    def signaling_state(self) -> SignalingState:
+        return self._signaling.state
+
+    @property
+    def remote_description(self) -> DataChannelDescription | None:
+        return self._remote or self._pending_remote
+
+    @property
+    def local_description(self) -> DataChannelDescription | None:
+        return self._local or self._pending_local
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        logger.log(level, "[%s] " + message, self.log_prefix, *args)
+
+    # --------------------------------------------------------------- gathering
+
+    def add_host_address(self, address: Address) -> None:
+        """The driver bound a UDP socket at ``address``; it becomes a host candidate."""
+        if address in self._host_addresses:
+            return
+        self._host_addresses.append(address)
+        if self.gathering_state is not GatheringState.NEW:
+            self._gather_host(address)
+
+    def _gather_host(self, address: Address) -> None:
+        index = self._host_addresses.index(address)
+        is_ipv6 = ":" in address[0]
+        local_preference = 65535 - index - (0 if not is_ipv6 else 0)
+        priority = (126 << 24) + (local_preference << 8) + 255
+        candidate = Candidate(
+            foundation=str(1 + index),
+            component=1,
+            transport="udp",
+            priority=priority,
+            address=address[0],
+            port=address[1],
+            type="host",
+        )
+        self.ice.add_local_candidate(candidate)
+        value = candidate.to_sdp()
+        self._local_candidates.append(value)
+        mid, index_ = self._candidate_mid()
+        self._events.append(LocalCandidate(value, mid, index_))
+
+    def _candidate_mid(self) -> tuple[str, int]:
+        description = self.local_description
+        if description is None:
+            return "0", 0
+        return description.mid, description.mline_index
+
+    def _start_gathering(self) -> None:
+        if self.gathering_state is not GatheringState.NEW:
+            return
+        self._set_gathering_state(GatheringState.GATHERING)
+        for address in self._host_addresses:
+            self._gather_host(address)
+        # Server-reflexive and relay candidates are gathered by the driver's helpers and
+        # reported through add_host_address-like calls; with none configured we are done.
+        if not self.configuration.ice_servers:
+            self.end_of_local_candidates()
+
+    def end_of_local_candidates(self) -> None:
+        """Gathering finished: signal end-of-candidates and GATHERING_STATE_COMPLETE."""
+        if self.gathering_state is GatheringState.COMPLETE:
+            return
+        mid, index = self._candidate_mid()
+        self._events.append(LocalCandidate(None, mid, index))
+        self._set_gathering_state(GatheringState.COMPLETE)
+
+    def _set_gathering_state(self, state: GatheringState) -> None:
+        if state is not self.gathering_state:
+            self.gathering_state = state
+            self._events.append(GatheringStateChanged(state))
+
+    # --------------------------------------------------------------- signaling
+
+    def _local_parameters(self, setup: str, mid: str) -> LocalParameters:
+        self._session_version += 1
+        fingerprints = tuple(
+            (algorithm, self.certificate.fingerprint(algorithm)) for algorithm in ("sha-256",)
+        )
+        return LocalParameters(
+            ice_ufrag=self.ice.local_ufrag,
+            ice_pwd=self.ice.local_pwd,
+            fingerprints=fingerprints,
+            setup=setup,
+            max_message_size=self.configuration.max_message_size,
+            candidates=tuple(self._local_candidates),
+            end_of_candidates=self.gathering_state is GatheringState.COMPLETE,
+            mid=mid,
+            session_id=self._session_id,
+            session_version=self._session_version,
+        )
+
+    def create_offer(self) -> str:
+        """Return an offer SDP for a data-channel session (not yet applied)."""
+        self._check_open()
+        if self.signaling_state not in (SignalingState.STABLE, SignalingState.HAVE_LOCAL_OFFER):
+            raise InvalidStateError(f"cannot create an offer in {self.signaling_state.name}")
+        mid = self._local.mid if self._local is not None else "0"
+        return create_offer(self._local_parameters("actpass", mid)).serialize()
+
+    def create_answer(self) -> str:
+        """Return an answer SDP to the applied remote offer (not yet applied)."""
+        self._check_open()
+        if self.signaling_state not in (
+            SignalingState.HAVE_REMOTE_OFFER,
+            SignalingState.HAVE_LOCAL_PRANSWER,
+        ):
+            raise InvalidStateError(f"cannot create an answer in {self.signaling_state.name}")
+        assert self._remote_offer is not None
+        params = self._local_parameters("active", self._remote_offer_mid)
+        return create_answer(self._remote_offer, params).serialize()
+
+    _remote_offer: SessionDescription | None = None
+    _remote_offer_mid: str = "0"
+
+    def set_local_description(self, sdp_type: str, sdp: str, now: float) -> None:
+        """Apply our own offer/answer; starts gathering. Raises on illegal calls."""
+        self._check_open()
+        kind = SdpType(sdp_type) if sdp_type in ("offer", "answer", "pranswer") else None
+        if kind is None:
+            raise LocalProtocolError(f"unsupported local description type {sdp_type!r}")
+        description = DataChannelDescription.from_session(SessionDescription.parse(sdp))
+        self._apply_signaling("local", kind)
+        if kind is SdpType.OFFER:
+            self._pending_local = description
+        else:
+            self._local = description
+            self._pending_local = None
+            if self._pending_remote is not None:
+                self._remote, self._pending_remote = self._pending_remote, None
+        self._start_gathering()
+        self._maybe_start_transports(now)
+
+    def set_remote_description(self, sdp_type: str, sdp: str, now: float) -> None:
+        """Apply the peer's offer/answer. Raises ``SdpParseError``/``InvalidStateError``."""
+        self._check_open()
+        if sdp_type not in ("offer", "answer", "pranswer"):
+            raise LocalProtocolError(f"unsupported remote description type {sdp_type!r}")
+        kind = SdpType(sdp_type)
+        session = SessionDescription.parse(sdp)
+        description = DataChannelDescription.from_session(session)
+        if kind is SdpType.ANSWER and description.setup == "actpass":
+            raise SdpParseError("an answer must not use a=setup:actpass")
+        previous = self.remote_description
+        restart = previous is not None and (
+            previous.ice_ufrag != description.ice_ufrag or previous.ice_pwd != description.ice_pwd
+        )
+        self._apply_signaling("remote", kind)
+        if kind is SdpType.OFFER:
+            self._remote_offer = session
+            self._remote_offer_mid = description.mid
+            self._pending_remote = description
+            if self.dtls is None:
+                self.ice.set_controlling(False)
+        else:
+            self._remote = description
+            self._pending_remote = None
+            if self._pending_local is not None:
+                self._local, self._pending_local = self._pending_local, None
+        if description.ice_lite:
+            self.ice.set_controlling(True)
+        self.ice.set_remote_credentials(
+            description.ice_ufrag, description.ice_pwd, lite=description.ice_lite
+        )
+        if restart:
+            self._log(logging.INFO, "remote ICE restart (new ufrag %s)", description.ice_ufrag)
+        self.channels.set_remote_max_message_size(description.max_message_size)
+        for value in description.candidates:
+            self._add_remote_candidate_value(value, now)
+        if description.end_of_candidates:
+            self.ice.add_remote_candidate(None, now)
+        self._maybe_start_transports(now)
+
+    def _apply_signaling(self, side: str, kind: SdpType) -> None:
+        before = self._signaling.state
+        after = self._signaling.apply(side, kind)
+        if after is not before:
+            self._events.append(SignalingStateChanged(after))
+
+    def add_remote_candidate(
+        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None, now: float
+    ) -> None:
+        """Add a trickled remote candidate (None or "" = end-of-candidates).
+
+        The mid and index are not checked against the remote description: with BUNDLE
+        there is one transport, and peers disagree on which mid they put here.
+        """
+        self._check_open()
+        if not candidate:
+            self.ice.add_remote_candidate(None, now)
+            return
+        self._add_remote_candidate_value(candidate, now)
+        self._process(now)
+
+    def _add_remote_candidate_value(self, value: str, now: float) -> None:
+        try:
+            candidate = Candidate.from_sdp(value)
+        except ParseError as exc:
+            raise SdpParseError(f"bad remote candidate {value!r}: {exc}") from None
+        if candidate.transport.lower() != "udp":
+            self._log(logging.DEBUG, "ignoring non-UDP remote candidate %s", value)
+            return
+        self.ice.add_remote_candidate(candidate, now)
+
+    def _maybe_start_transports(self, now: float) -> None:
+        if self.dtls is not None or self._local is None or self._remote is None:
+            self._process(now)
+            return
+        is_client = negotiated_dtls_role(self._local.setup, self._remote.setup)
+        self._log(
+            logging.INFO,
+            "negotiated: DTLS %s, ICE %s",
+            "client" if is_client else "server",
+            "controlling" if self.ice.controlling else "controlled",
+        )
+        self.dtls = DtlsTransport(
+            self.certificate,
+            is_client=is_client,
+            remote_fingerprints=self._remote.fingerprints,
+            mtu=self.configuration.mtu,
+            log_prefix=self.log_prefix,
+        )
+        self.sctp = SctpAssociation(
+            is_client=is_client,
+            remote_port=self._remote.sctp_port,
+            mtu=self.configuration.mtu - 37,  # DTLS 1.2 AES-GCM record overhead (RFC 8261 §5)
+            max_receive_message_size=self.configuration.max_message_size or (1 << 30),
+            rng=self._rng,
+            log_prefix=self.log_prefix,
+        )
+        self._sctp_proxy.attach(self.sctp)
+        self.channels.set_dtls_role(is_client)
+        if not is_client:
+            self.dtls.start(now)
+        if self.ice.selected_pair is not None:
+            self._on_selected_pair(now)
+        self._update_connection_state()
+        self._process(now)
+
+    # ----------------------------------------------------------------- channels
+
+    def create_data_channel(self, params: dcep.ChannelParameters, now: float) -> dcep.DataChannelInfo:
+        """Create a channel (in-band or negotiated); raises on bad parameters."""
+        self._check_open()
+        info = self.channels.create_channel(params, now)
+        self._process(now)
+        return info
+
+    def send(self, key: int, data: bytes | str, now: float) -> None:
+        """Queue one message on a channel; raises ``MessageTooLargeError`` etc."""
+        self.channels.send(key, data, now)
+
+    def close_channel(self, key: int, now: float) -> None:
+        self.channels.close(key, now)
+        self._process(now)
+
+    def message_read(self, nbytes: int) -> None:
+        """The application consumed a delivered message: reopen the SCTP window."""
+        self.channels.message_read(nbytes)
+
+    # ---------------------------------------------------------------- datagrams
+
+    def receive_datagram(self, data: bytes, local: Address, remote: Address, now: float) -> None:
+        """Demultiplex one datagram (RFC 7983 §7) and feed the layer it belongs to."""
+        if self._closed or not data:
+            return
+        first = data[0]
+        if first < 4:
+            self.ice.receive_datagram(data, local, remote, now)
+            self._process(now)
+        elif 20 <= first < 64:
+            dtls = self.dtls
+            if dtls is None or not self.ice.is_valid_remote(local, remote):
+                self._early_dtls.append((data, local, remote))
+                return
+            self._dtls_route = (local, remote)
+            dtls.receive_datagram(data, now)
+            self._process(now)
+        else:
+            self._log(logging.DEBUG, "dropping datagram with first byte %d from %s", first, remote)
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address, Address]]:
+        """Drain everything every layer has to send, as (data, local, remote)."""
+        out = self.ice.datagrams_to_send(now)
+        dtls = self.dtls
+        if dtls is None:
+            return out
+        sctp = self.sctp
+        if sctp is not None and dtls.state.name == "CONNECTED":
+            for packet in sctp.datagrams_to_send(now):
+                dtls.send(packet)
+            self._process_sctp_events(now)
+        records = dtls.datagrams_to_send(now)
+        if records:
+            route = self.ice.selected_pair or self._dtls_route
+            if route is not None:
+                local, remote = route
+                out.extend((record, local, remote) for record in records)
+        return out
+
+    def get_timer(self) -> float | None:
+        timers = [self.ice.get_timer()]
+        if self.dtls is not None:
+            timers.append(self.dtls.get_timer())
+        if self.sctp is not None:
+            timers.append(self.sctp.get_timer())
+        deadlines = [t for t in timers if t is not None]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        for layer in (self.ice, self.dtls, self.sctp):
+            if layer is None:
+                continue
+            deadline = layer.get_timer()
+            if deadline is not None and deadline <= now:
+                layer.handle_timer(now)
+        self._process(now)
+
+    def next_event(self) -> object | None:
+        """The next core or channel event, in the order they happened; None when none."""
+        return self._events.popleft() if self._events else None
+
+    def close(self, now: float) -> None:
+        """Close everything: ABORT the association, send close_notify, state CLOSED."""
+        if self._closed:
+            return
+        if self.sctp is not None:
+            self.sctp.abort("peer connection closed")
+            if self.dtls is not None and self.dtls.state.name == "CONNECTED":
+                for packet in self.sctp.datagrams_to_send(now):
+                    self.dtls.send(packet)
+        if self.dtls is not None:
+            self.dtls.close()
+        self.channels.on_association_closed()
+        self._drain_channel_events()
+        self._closed = True
+        self.ice.close()
+        self._signaling.close()
+        self._set_connection_state(ConnectionState.CLOSED)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InvalidStateError("the peer connection is closed")
+
+    # ------------------------------------------------------------ event plumbing
+
+    def _process(self, now: float) -> None:
+        """Route events from lower layers to upper layers until quiescent."""
+        ice = self.ice
+        while (event := ice.next_event()) is not None:
+            if isinstance(event, SelectedPairChanged):
+                self._on_selected_pair(now)
+            elif isinstance(event, IceStateChanged):
+                self._log(logging.INFO, "ICE state %s", event.state.name)
+                self._update_connection_state()
+        dtls = self.dtls
+        if dtls is not None:
+            sctp = self.sctp
+            while (event := dtls.next_event()) is not None:
+                if isinstance(event, ApplicationData):
+                    if sctp is not None:
+                        sctp.receive_datagram(event.data, now)
+                elif isinstance(event, HandshakeCompleted):
+                    self._log(logging.INFO, "DTLS connected")
+                    self._update_connection_state()
+                    if sctp is not None:
+                        sctp.start(now)
+                elif isinstance(event, DtlsFailed):
+                    self._log(logging.WARNING, "DTLS failed: %s", event.reason)
+                    self.channels.on_association_closed()
+                    self._update_connection_state()
+                elif isinstance(event, DtlsClosed):
+                    self._log(logging.INFO, "peer sent DTLS close_notify")
+                    self.channels.on_association_closed()
+                    self._closed_by_peer = True
+                    self._update_connection_state()
+            self._process_sctp_events(now)
+        self._drain_channel_events()
+
+    _closed_by_peer = False
+
+    def _process_sctp_events(self, now: float) -> None:
+        sctp = self.sctp
+        if sctp is None:
+            return
+        channels = self.channels
+        while (event := sctp.next_event()) is not None:
+            if isinstance(event, DataReceived):
+                channels.on_data(event.stream_id, event.ppid, event.data, now)
+            elif isinstance(event, BufferedAmountLow):
+                channels.on_buffered_amount_low(event.stream_id)
+            elif isinstance(event, StreamsReset):
+                channels.on_streams_reset(event.stream_ids, now)
+            elif isinstance(event, OutgoingStreamsReset):
+                channels.on_outgoing_streams_reset(event.stream_ids, now)
+            elif isinstance(event, AssociationEstablished):
+                self._log(logging.INFO, "SCTP association established")
+                channels.on_association_established(now)
+            elif isinstance(event, AssociationClosed):
+                self._log(
+                    logging.WARNING if event.error else logging.INFO,
+                    "SCTP association closed: %s",
+                    event.reason,
+                )
+                channels.on_association_closed()
+        self._drain_channel_events()
+
+    def _drain_channel_events(self) -> None:
+        channels = self.channels
+        events = self._events
+        while (event := channels.next_event()) is not None:
+            events.append(event)
+
+    def _on_selected_pair(self, now: float) -> None:
+        pair = self.ice.selected_pair
+        if pair is None or self.dtls is None:
+            return
+        self._log(logging.INFO, "selected pair %s -> %s", pair[0], pair[1])
+        if self._early_dtls:
+            early = list(self._early_dtls)
+            self._early_dtls.clear()
+            for data, local, remote in early:
+                if self.ice.is_valid_remote(local, remote):
+                    self._dtls_route = (local, remote)
+                    self.dtls.receive_datagram(data, now)
+        if self.dtls.state.name == "NEW":
+            self.dtls.start(now)
+
+    def _update_connection_state(self) -> None:
+        if self._closed or self._closed_by_peer:
+            state = ConnectionState.CLOSED
+        else:
+            ice_state = self.ice.state
+            dtls_state = self.dtls.state.name if self.dtls is not None else "NEW"
+            if ice_state is IceState.FAILED or dtls_state == "FAILED":
+                state = ConnectionState.FAILED
+            elif ice_state is IceState.DISCONNECTED:
+                state = ConnectionState.DISCONNECTED
+            elif ice_state in (IceState.CONNECTED, IceState.COMPLETED) and (
+                dtls_state == "CONNECTED"
+            ):
+                state = ConnectionState.CONNECTED
+            elif ice_state is IceState.NEW and dtls_state == "NEW":
+                state = ConnectionState.NEW
+            else:
+                state = ConnectionState.CONNECTING
+        self._set_connection_state(state)
+
+    def _set_connection_state(self, state: ConnectionState) -> None:
+        if state is not self.connection_state:
+            self._log(logging.INFO, "connection state %s", state.name)
+            self.connection_state = state
+            self._events.append(ConnectionStateChanged(state))

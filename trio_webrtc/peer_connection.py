@@ -1,0 +1,502 @@
+"""The Trio face: peer connections and data channels in Trio's idiom.
+
+``async with PeerConnection(config) as pc:`` owns a nursery that runs the connection (a
+task per UDP socket and one timer); leaving the block closes every channel, sends the
+peer an SCTP ABORT and a DTLS close_notify, and ends every task. Offer/answer and state
+changes are awaitable; a :class:`DataChannel` is a ``trio.abc.Channel[bytes | str]`` with
+backpressure on ``send`` (it waits while more than ``high_water`` bytes are queued) and
+``EndOfChannel`` once the peer has closed it and every message was read.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+
+import trio
+
+from . import dcep
+from ._driver import CoreDriver, bind_udp_sockets
+from .certificate import Certificate
+from .config import Configuration
+from .core import (
+    ConnectionState,
+    ConnectionStateChanged,
+    GatheringState,
+    LocalCandidate,
+    PeerConnectionCore,
+)
+from .errors import ConnectionFailedError, InvalidStateError
+
+__all__ = ["DataChannel", "IceCandidate", "PeerConnection", "connect_pair"]
+
+logger = logging.getLogger("trio_webrtc.api")
+
+_DEFAULT_HIGH_WATER = 1 << 20
+
+
+@dataclass(frozen=True)
+class IceCandidate:
+    """A local candidate to signal; ``candidate`` None means end-of-candidates."""
+
+    candidate: str | None
+    sdp_mid: str
+    sdp_mline_index: int
+
+
+class DataChannel(trio.abc.Channel["bytes | str"]):
+    """One data channel. Text stays ``str``, binary stays ``bytes``, empty stays empty."""
+
+    def __init__(self, pc: PeerConnection, info: dcep.DataChannelInfo) -> None:
+        self._pc = pc
+        self._info = info
+        self._messages: deque[tuple[bytes | str, int]] = deque()
+        self._lot = trio.lowlevel.ParkingLot()
+        self._send_lock = trio.StrictFIFOLock()
+        self._closed_locally = False
+        self.high_water = _DEFAULT_HIGH_WATER
+        self.last_was_string = False
+
+    # -------------------------------------------------------------- properties
+
+    @property
+    def label(self) -> str:
+        return self._info.parameters.label
+
+    @property
+    def protocol(self) -> str:
+        return self._info.parameters.protocol
+
+    @property
+    def id(self) -> int | None:
+        """The SCTP stream id, None until assigned."""
+        return self._info.stream_id
+
+    @property
+    def ordered(self) -> bool:
+        return self._info.parameters.ordered
+
+    @property
+    def negotiated(self) -> bool:
+        return self._info.parameters.negotiated
+
+    @property
+    def max_retransmits(self) -> int | None:
+        return self._info.parameters.max_retransmits
+
+    @property
+    def max_packet_lifetime(self) -> int | None:
+        return self._info.parameters.max_packet_lifetime
+
+    @property
+    def state(self) -> dcep.ChannelState:
+        return self._info.state
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued to send and not yet acknowledged by the peer."""
+        return self._pc._core.channels.buffered_amount(self._info.key)
+
+    @property
+    def available(self) -> int:
+        """Messages received and not yet read."""
+        return len(self._messages)
+
+    # ------------------------------------------------------------------- waits
+
+    async def _wait_until(self, predicate: object) -> None:
+        assert callable(predicate)
+        while not predicate():
+            await self._lot.park()
+
+    async def wait_open(self) -> None:
+        """Wait until the channel is open; raise ``trio.BrokenResourceError`` if it closed."""
+        await self._wait_until(lambda: self.state is not dcep.ChannelState.CONNECTING)
+        if self.state is not dcep.ChannelState.OPEN:
+            raise trio.BrokenResourceError(f"channel {self.label!r} closed before opening")
+
+    async def wait_closed(self) -> None:
+        """Wait until both directions are closed (state CLOSED)."""
+        await self._wait_until(lambda: self.state is dcep.ChannelState.CLOSED)
+
+    async def wait_buffered_amount_low(self, threshold: int = 0) -> None:
+        """Wait until at most ``threshold`` bytes remain queued."""
+        key = self._info.key
+        self._pc._core.channels.set_buffered_amount_low_threshold(key, threshold)
+        await self._wait_until(
+            lambda: self.buffered_amount <= threshold or self.state is dcep.ChannelState.CLOSED
+        )
+
+    # ------------------------------------------------------------- send/receive
+
+    async def send(self, value: bytes | str) -> None:
+        """Send one message, waiting while more than ``high_water`` bytes are queued.
+
+        Raises ``MessageTooLargeError`` (nothing sent) for messages over the peer's
+        max-message-size, ``trio.ClosedResourceError`` after our close and
+        ``trio.BrokenResourceError`` after the peer's close or a failure.
+        """
+        if not isinstance(value, (bytes, bytearray, memoryview, str)):
+            raise TypeError("a data channel carries bytes or str")
+        async with self._send_lock:
+            if self.state is dcep.ChannelState.CONNECTING:
+                await self.wait_open()
+            self._check_sendable()
+            if self.buffered_amount > self.high_water:
+                await self.wait_buffered_amount_low(self.high_water // 2)
+                self._check_sendable()
+            data = value if isinstance(value, str) else bytes(value)
+            pc = self._pc
+            pc._core.send(self._info.key, data, trio.current_time())
+            pc._flush()
+        await trio.lowlevel.checkpoint()
+
+    def _check_sendable(self) -> None:
+        if self._closed_locally:
+            raise trio.ClosedResourceError("channel closed")
+        if self.state is not dcep.ChannelState.OPEN:
+            raise trio.BrokenResourceError(f"channel {self.label!r} is {self.state.name}")
+
+    async def receive(self) -> bytes | str:
+        """Next message; ``EndOfChannel`` once the peer closed and all was read."""
+        while not self._messages:
+            if self._closed_locally:
+                raise trio.ClosedResourceError("channel closed")
+            if self.state in (dcep.ChannelState.CLOSING, dcep.ChannelState.CLOSED):
+                raise trio.EndOfChannel
+            await self._lot.park()
+        await trio.lowlevel.checkpoint_if_cancelled()
+        message, nbytes = self._messages.popleft()
+        self.last_was_string = isinstance(message, str)
+        self._pc._core.message_read(nbytes)
+        self._pc._flush()
+        return message
+
+    def receive_nowait(self) -> bytes | str:
+        """The next message if one is waiting, else raise ``trio.WouldBlock``."""
+        if not self._messages:
+            raise trio.WouldBlock
+        message, nbytes = self._messages.popleft()
+        self.last_was_string = isinstance(message, str)
+        self._pc._core.message_read(nbytes)
+        self._pc._flush()
+        return message
+
+    def close(self) -> None:
+        """Start closing (RFC 8831 §6.7): queued messages are still delivered."""
+        if self._closed_locally:
+            return
+        self._closed_locally = True
+        pc = self._pc
+        if not pc._closed:
+            pc._core.close_channel(self._info.key, trio.current_time())
+            pc._flush()
+        self._lot.unpark_all()
+
+    async def aclose(self) -> None:
+        """Close our side; the peer's channel reaches CLOSED promptly."""
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    # --------------------------------------------------------- event plumbing
+
+    def _deliver(self, data: bytes | str, nbytes: int) -> None:
+        self._messages.append((data, nbytes))
+        self._lot.unpark_all()
+
+    def _wake(self) -> None:
+        self._lot.unpark_all()
+
+    def __repr__(self) -> str:
+        return f"<DataChannel {self.label!r} id={self.id} {self.state.name}>"
+
+
+class PeerConnection:
+    """A WebRTC peer connection for data channels, owning its tasks.
+
+    Use as ``async with PeerConnection({"bindAddress": "127.0.0.1"}) as pc:``.
+    ``configuration`` is a :class:`Configuration` or a Godot/W3C-style dictionary.
+    """
+
+    def __init__(
+        self,
+        configuration: Configuration | Mapping[str, object] | None = None,
+        *,
+        certificate: Certificate | None = None,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(configuration, Configuration):
+            configuration = Configuration.from_dict(configuration)
+        self.configuration = configuration
+        self.name = name or f"pc-{id(self) & 0xFFFFFF:06x}"
+        self._core = PeerConnectionCore(configuration, certificate=certificate, log_prefix=self.name)
+        self._driver: CoreDriver | None = None
+        self._nursery_manager: AbstractAsyncContextManager[trio.Nursery] | None = None
+        self._nursery: trio.Nursery | None = None
+        self._channels: dict[int, DataChannel] = {}
+        self._incoming: deque[DataChannel] = deque()
+        self._candidates: list[IceCandidate] = []
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    # -------------------------------------------------------------- lifetime
+
+    async def __aenter__(self) -> PeerConnection:
+        sockets = bind_udp_sockets(self.configuration, self._core._rng)
+        self._driver = CoreDriver(self._core, sockets, self._on_event)
+        manager = trio.open_nursery()
+        nursery = await manager.__aenter__()
+        self._nursery_manager = manager
+        self._nursery = nursery
+        try:
+            await nursery.start(self._driver.run)
+        except BaseException as exc:
+            nursery.cancel_scope.cancel()
+            await manager.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self.close()
+        manager = self._nursery_manager
+        assert manager is not None and self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+        return await manager.__aexit__(exc_type, exc, tb)
+
+    def close(self) -> None:
+        """Close the connection and every channel (idempotent)."""
+        if self._closed:
+            return
+        if self._driver is not None:
+            self._driver.close()
+        else:
+            self._core.close(0.0)
+        self._closed = True
+        for channel in self._channels.values():
+            channel._wake()
+        self._lot.unpark_all()
+
+    async def aclose(self) -> None:
+        self.close()
+        await trio.lowlevel.checkpoint()
+
+    def _flush(self) -> None:
+        if self._driver is not None:
+            self._driver.flush()
+
+    def _require_running(self) -> None:
+        if self._driver is None:
+            raise InvalidStateError("use the PeerConnection inside 'async with'")
+        if self._closed:
+            raise InvalidStateError("the peer connection is closed")
+
+    # ---------------------------------------------------------------- states
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        return self._core.connection_state
+
+    @property
+    def gathering_state(self) -> GatheringState:
+        return self._core.gathering_state
+
+    @property
+    def signaling_state(self) -> object:
+        return self._core.signaling_state
+
+    @property
+    def local_addresses(self) -> list[tuple[str, int]]:
+        return [] if self._driver is None else self._driver.local_addresses
+
+    async def _wait_for(self, predicate: object) -> None:
+        assert callable(predicate)
+        while not predicate():
+            await self._lot.park()
+
+    async def wait_for_state(self, state: ConnectionState) -> None:
+        """Wait until the connection reaches ``state``."""
+        await self._wait_for(lambda: self.connection_state is state)
+
+    async def wait_connected(self) -> None:
+        """Wait for CONNECTED; raise ``ConnectionFailedError`` on FAILED or CLOSED."""
+        bad = (ConnectionState.FAILED, ConnectionState.CLOSED)
+        await self._wait_for(
+            lambda: self.connection_state is ConnectionState.CONNECTED
+            or self.connection_state in bad
+        )
+        if self.connection_state is not ConnectionState.CONNECTED:
+            raise ConnectionFailedError(f"connection {self.connection_state.name}")
+
+    # ------------------------------------------------------------- signaling
+
+    async def create_offer(self) -> str:
+        """Create an offer, apply it as the local description, and return its SDP."""
+        self._require_running()
+        sdp = self._core.create_offer()
+        self._core.set_local_description("offer", sdp, trio.current_time())
+        self._flush()
+        await trio.lowlevel.checkpoint()
+        return sdp
+
+    async def accept_offer(self, sdp: str) -> str:
+        """Apply the peer's offer, create and apply our answer, and return its SDP."""
+        self._require_running()
+        now = trio.current_time()
+        self._core.set_remote_description("offer", sdp, now)
+        answer = self._core.create_answer()
+        self._core.set_local_description("answer", answer, now)
+        self._flush()
+        await trio.lowlevel.checkpoint()
+        return answer
+
+    async def accept_answer(self, sdp: str) -> None:
+        """Apply the peer's answer to our offer."""
+        await self.set_remote_description("answer", sdp)
+
+    async def set_local_description(self, sdp_type: str, sdp: str) -> None:
+        self._require_running()
+        self._core.set_local_description(sdp_type, sdp, trio.current_time())
+        self._flush()
+        await trio.lowlevel.checkpoint()
+
+    async def set_remote_description(self, sdp_type: str, sdp: str) -> None:
+        self._require_running()
+        self._core.set_remote_description(sdp_type, sdp, trio.current_time())
+        self._flush()
+        await trio.lowlevel.checkpoint()
+
+    async def add_ice_candidate(
+        self, candidate: str | None, sdp_mid: str | None = "0", sdp_mline_index: int | None = 0
+    ) -> None:
+        """Add a remote candidate (None or "" = end-of-candidates)."""
+        self._require_running()
+        self._core.add_remote_candidate(candidate, sdp_mid, sdp_mline_index, trio.current_time())
+        self._flush()
+        await trio.lowlevel.checkpoint()
+
+    async def local_candidates(self) -> AsyncIterator[IceCandidate]:
+        """Yield our candidates as they are gathered, ending after end-of-candidates."""
+        index = 0
+        while True:
+            while index >= len(self._candidates):
+                if self._closed:
+                    return
+                await self._lot.park()
+            candidate = self._candidates[index]
+            index += 1
+            if candidate.candidate is None:
+                return
+            yield candidate
+
+    # -------------------------------------------------------------- channels
+
+    def create_data_channel(
+        self,
+        label: str = "",
+        *,
+        ordered: bool = True,
+        max_retransmits: int | None = None,
+        max_packet_lifetime: int | None = None,
+        protocol: str = "",
+        negotiated: bool = False,
+        id: int | None = None,
+        priority: int = 256,
+    ) -> DataChannel:
+        """Create a data channel; ``max_packet_lifetime`` is in milliseconds."""
+        self._require_running()
+        params = dcep.ChannelParameters(
+            label=label,
+            protocol=protocol,
+            ordered=ordered,
+            max_retransmits=max_retransmits,
+            max_packet_lifetime=max_packet_lifetime,
+            negotiated=negotiated,
+            id=id,
+            priority=priority,
+        )
+        info = self._core.create_data_channel(params, trio.current_time())
+        channel = DataChannel(self, info)
+        self._channels[info.key] = channel
+        self._flush()
+        return channel
+
+    async def accept_channel(self) -> DataChannel:
+        """Wait for the next channel the peer opened in-band."""
+        await self._wait_for(lambda: self._incoming or self._closed)
+        if not self._incoming:
+            raise trio.ClosedResourceError("peer connection closed")
+        return self._incoming.popleft()
+
+    # ---------------------------------------------------------------- events
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, dcep.ChannelMessage):
+            channel = self._channels.get(event.key)
+            if channel is not None:
+                channel._deliver(event.data, event.nbytes)
+            else:
+                self._core.message_read(event.nbytes)
+            return
+        if isinstance(event, dcep.IncomingChannel):
+            info = self._core.channels.get(event.key)
+            channel = DataChannel(self, info)
+            self._channels[event.key] = channel
+            self._incoming.append(channel)
+            self._lot.unpark_all()
+        elif isinstance(
+            event,
+            (
+                dcep.ChannelOpened,
+                dcep.ChannelClosing,
+                dcep.ChannelClosed,
+                dcep.ChannelBufferedAmountLow,
+            ),
+        ):
+            channel = self._channels.get(event.key)
+            if channel is not None:
+                channel._wake()
+        elif isinstance(event, LocalCandidate):
+            self._candidates.append(
+                IceCandidate(event.candidate, event.sdp_mid, event.sdp_mline_index)
+            )
+            self._lot.unpark_all()
+        elif isinstance(event, ConnectionStateChanged):
+            if event.state in (ConnectionState.FAILED, ConnectionState.CLOSED):
+                for channel in self._channels.values():
+                    channel._wake()
+            self._lot.unpark_all()
+        else:
+            self._lot.unpark_all()
+
+    def __repr__(self) -> str:
+        return f"<PeerConnection {self.name} {self.connection_state.name}>"
+
+
+async def connect_pair(offerer: PeerConnection, answerer: PeerConnection) -> None:
+    """Signal two peer connections in one process to each other and wait until both are
+    CONNECTED: offer/answer, then candidates trickled both ways as they are gathered."""
+    offer = await offerer.create_offer()
+    answer = await answerer.accept_offer(offer)
+    await offerer.accept_answer(answer)
+
+    async def forward(source: PeerConnection, target: PeerConnection) -> None:
+        async for candidate in source.local_candidates():
+            await target.add_ice_candidate(
+                candidate.candidate, candidate.sdp_mid, candidate.sdp_mline_index
+            )
+        await target.add_ice_candidate(None)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(forward, offerer, answerer)
+        nursery.start_soon(forward, answerer, offerer)
+    await offerer.wait_connected()
+    await answerer.wait_connected()
