@@ -15,7 +15,8 @@ import math
 import random
 import socket
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import trio
 
@@ -23,7 +24,7 @@ from ._netif import local_addresses
 from .config import Configuration
 from .core import PeerConnectionCore
 
-__all__ = ["CoreDriver", "bind_udp_sockets"]
+__all__ = ["CoreDriver", "DatagramSocket", "UdpSocket", "bind_udp_sockets"]
 
 logger = logging.getLogger("trio_webrtc.driver")
 
@@ -32,6 +33,46 @@ Address = tuple[str, int]
 _RECEIVE_BURST = 512
 _MAX_PENDING_DATAGRAMS = 8192
 _SOCKET_BUFFER = 4 << 20
+
+
+class DatagramSocket(Protocol):
+    """What the driver needs of a socket: real UDP (:class:`UdpSocket`) or in-memory
+    (:class:`trio_webrtc.testing.MemorySocket`). ``recvfrom`` and ``sendto`` never block:
+    they raise ``BlockingIOError`` instead."""
+
+    def getsockname(self) -> Any: ...
+
+    def recvfrom(self, bufsize: int) -> tuple[bytes, Any]: ...
+
+    def sendto(self, data: bytes, address: Address) -> int: ...
+
+    def close(self) -> None: ...
+
+    def fileno(self) -> int: ...
+
+    async def wait_readable(self) -> None: ...
+
+    async def wait_writable(self) -> None: ...
+
+
+class UdpSocket:
+    """A non-blocking UDP socket; ``recvfrom``/``sendto`` are the stdlib's bound methods."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+        self.recvfrom = sock.recvfrom
+        self.sendto = sock.sendto
+        self.getsockname = sock.getsockname
+        self.fileno = sock.fileno
+
+    def close(self) -> None:
+        self.socket.close()
+
+    async def wait_readable(self) -> None:
+        await trio.lowlevel.wait_readable(self.socket)
+
+    async def wait_writable(self) -> None:
+        await trio.lowlevel.wait_writable(self.socket)
 
 
 def _bind_one(host: str, port_range: tuple[int, int] | None, rng: random.Random) -> socket.socket:
@@ -63,7 +104,7 @@ def _bind_one(host: str, port_range: tuple[int, int] | None, rng: random.Random)
         raise
 
 
-def bind_udp_sockets(configuration: Configuration, rng: random.Random) -> list[socket.socket]:
+def bind_udp_sockets(configuration: Configuration, rng: random.Random) -> list[DatagramSocket]:
     """Bind one non-blocking UDP socket per local address the configuration allows."""
     hosts = [configuration.bind_address] if configuration.bind_address else local_addresses()
     sockets: list[socket.socket] = []
@@ -81,7 +122,7 @@ def bind_udp_sockets(configuration: Configuration, rng: random.Random) -> list[s
         raise
     if not sockets:
         raise OSError("no local address to gather host candidates on")
-    return sockets
+    return [UdpSocket(sock) for sock in sockets]
 
 
 class CoreDriver:
@@ -90,17 +131,17 @@ class CoreDriver:
     def __init__(
         self,
         core: PeerConnectionCore,
-        sockets: list[socket.socket],
+        sockets: Sequence[DatagramSocket],
         on_event: Callable[[object], None],
     ) -> None:
         self.core = core
         self._on_event = on_event
-        self._sockets: dict[Address, socket.socket] = {}
+        self._sockets: dict[Address, DatagramSocket] = {}
         for sock in sockets:
             local = sock.getsockname()[:2]
             self._sockets[(local[0], local[1])] = sock
             core.add_host_address((local[0], local[1]))
-        self._pending: dict[socket.socket, deque[tuple[bytes, Address]]] = {
+        self._pending: dict[DatagramSocket, deque[tuple[bytes, Address]]] = {
             sock: deque() for sock in sockets
         }
         self._writable = trio.Event()
@@ -128,11 +169,11 @@ class CoreDriver:
 
     # ------------------------------------------------------------------ tasks
 
-    async def _receive_task(self, sock: socket.socket, local: Address) -> None:
+    async def _receive_task(self, sock: DatagramSocket, local: Address) -> None:
         recvfrom = sock.recvfrom
         core = self.core
         while True:
-            await trio.lowlevel.wait_readable(sock)
+            await sock.wait_readable()
             now = trio.current_time()
             count = 0
             while count < _RECEIVE_BURST:
@@ -156,7 +197,7 @@ class CoreDriver:
             self._writable = trio.Event()
             for sock, queue in self._pending.items():
                 while queue:
-                    await trio.lowlevel.wait_writable(sock)
+                    await sock.wait_writable()
                     while queue:
                         data, remote = queue[0]
                         try:

@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import trio
 
 from . import dcep
-from ._driver import CoreDriver, bind_udp_sockets
+from ._driver import CoreDriver, DatagramSocket, bind_udp_sockets
 from .certificate import Certificate
 from .config import Configuration
 from .core import (
@@ -31,6 +32,9 @@ from .core import (
     PeerConnectionCore,
 )
 from .errors import ConnectionFailedError, InvalidStateError
+
+if TYPE_CHECKING:
+    from .testing import MemoryNetwork
 
 __all__ = ["DataChannel", "IceCandidate", "PeerConnection", "connect_pair"]
 
@@ -228,6 +232,7 @@ class PeerConnection:
         *,
         certificate: Certificate | None = None,
         name: str | None = None,
+        network: MemoryNetwork | None = None,
     ) -> None:
         if not isinstance(configuration, Configuration):
             configuration = Configuration.from_dict(configuration)
@@ -242,11 +247,16 @@ class PeerConnection:
         self._candidates: list[IceCandidate] = []
         self._lot = trio.lowlevel.ParkingLot()
         self._closed = False
+        self._network = network
 
     # -------------------------------------------------------------- lifetime
 
     async def __aenter__(self) -> PeerConnection:
-        sockets = bind_udp_sockets(self.configuration, self._core._rng)
+        sockets: list[DatagramSocket]
+        if self._network is not None:
+            sockets = [self._network.bind(self.configuration.bind_address or "127.0.0.1")]
+        else:
+            sockets = bind_udp_sockets(self.configuration, self._core._rng)
         self._driver = CoreDriver(self._core, sockets, self._on_event)
         manager = trio.open_nursery()
         nursery = await manager.__aenter__()
@@ -448,6 +458,8 @@ class PeerConnection:
             return
         if isinstance(event, dcep.IncomingChannel):
             info = self._core.channels.get(event.key)
+            if info is None:
+                return
             channel = DataChannel(self, info)
             self._channels[event.key] = channel
             self._incoming.append(channel)

@@ -1,21 +1,34 @@
-"""Test helpers that are useful to users too: a deterministic virtual network.
+"""Test helpers that are useful to users too: deterministic virtual networks.
 
-:class:`VirtualLink` joins two sans-I/O endpoints (anything with ``receive_datagram``,
-``datagrams_to_send``, ``get_timer`` and ``handle_timer``) through a seeded lossy,
-duplicating, reordering, delaying wire, and advances virtual time itself: no trio, no
-clock, no sockets. A 30-second timeout runs in microseconds and every run with the same
-seed is identical.
+* :class:`VirtualLink` joins two sans-I/O endpoints (anything with ``receive_datagram``,
+  ``datagrams_to_send``, ``get_timer`` and ``handle_timer``) through a seeded lossy,
+  duplicating, reordering, delaying wire, and advances virtual time itself: no trio, no
+  clock, no sockets. A 30-second timeout runs in microseconds; the same seed, the same run.
+* :class:`MemoryNetwork` gives whole peer connections in-memory "UDP sockets" with the
+  same impairments, under trio's clock: with ``trio.testing.MockClock(autojump_threshold=0)``
+  a 30-second consent timeout takes milliseconds. Pass it as ``PeerConnection(...,
+  network=net)``; nothing leaves the process.
 """
 
 from __future__ import annotations
 
+import errno
 import heapq
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["DatagramEndpoint", "LinkConditions", "VirtualLink"]
+import trio
+
+__all__ = [
+    "DatagramEndpoint",
+    "LinkConditions",
+    "MemoryNetwork",
+    "MemorySocket",
+    "VirtualLink",
+]
 
 
 class DatagramEndpoint(Protocol):
@@ -153,3 +166,120 @@ class VirtualLink:
                     break
                 raise TimeoutError(f"condition not reached by t={self.now:.3f}")
         return self.now
+
+
+class MemorySocket:
+    """An in-memory datagram socket bound on a :class:`MemoryNetwork` (driver protocol)."""
+
+    def __init__(self, network: MemoryNetwork, address: tuple[str, int]) -> None:
+        self._network = network
+        self.address = address
+        self._inbox: list[tuple[float, int, bytes, tuple[str, int]]] = []
+        self._lot = trio.lowlevel.ParkingLot()
+        self._closed = False
+        self.received = 0
+
+    def getsockname(self) -> tuple[str, int]:
+        return self.address
+
+    def fileno(self) -> int:
+        return -1 if self._closed else 0
+
+    def sendto(self, data: bytes, address: tuple[str, int]) -> int:
+        if self._closed:
+            raise OSError(errno.EBADF, "socket closed")
+        self._network._transmit(self.address, (address[0], address[1]), bytes(data))
+        return len(data)
+
+    def recvfrom(self, bufsize: int) -> tuple[bytes, tuple[str, int]]:
+        inbox = self._inbox
+        if self._closed or not inbox or inbox[0][0] > trio.current_time():
+            raise BlockingIOError
+        _, _, data, source = heapq.heappop(inbox)
+        self.received += 1
+        return data[:bufsize], source
+
+    async def wait_readable(self) -> None:
+        while True:
+            if self._closed:
+                await trio.sleep_forever()
+            inbox = self._inbox
+            if inbox and inbox[0][0] <= trio.current_time():
+                return
+            deadline = inbox[0][0] if inbox else math.inf
+            with trio.move_on_at(deadline):
+                await self._lot.park()
+
+    async def wait_writable(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._network._sockets.pop(self.address, None)
+            self._lot.unpark_all()
+
+    def _deliver(self, arrival: float, sequence: int, data: bytes, source: tuple[str, int]) -> None:
+        if len(self._inbox) >= 65536:  # a full receive buffer drops, as the kernel would
+            return
+        heapq.heappush(self._inbox, (arrival, sequence, data, source))
+        self._lot.unpark_all()
+
+
+class MemoryNetwork:
+    """A seeded, impaired in-memory datagram network for whole peer connections.
+
+    ``conditions`` apply to every datagram; ``blackout`` drops everything while set (use
+    ``set_blackout(True/False)`` from a test task). Only addresses bound here exist:
+    datagrams to anything else vanish. Use under trio (ideally a ``MockClock``).
+    """
+
+    def __init__(self, conditions: LinkConditions | None = None, *, seed: int = 0) -> None:
+        self.conditions = conditions or LinkConditions(delay=0.001)
+        self._rng = random.Random(seed)
+        self._sockets: dict[tuple[str, int], MemorySocket] = {}
+        self._next_port = 10000
+        self._sequence = 0
+        self.blackout = False
+        self.sent = 0
+        self.dropped = 0
+
+    def set_blackout(self, on: bool) -> None:
+        """Drop every datagram from now on (True) or stop dropping (False)."""
+        self.blackout = on
+
+    def bind(self, host: str = "127.0.0.1", port: int = 0) -> MemorySocket:
+        """Bind a socket; port 0 picks a free one."""
+        if port == 0:
+            while (host, self._next_port) in self._sockets:
+                self._next_port += 1
+            port = self._next_port
+            self._next_port += 1
+        if (host, port) in self._sockets:
+            raise OSError(errno.EADDRINUSE, f"{host}:{port} in use")
+        sock = MemorySocket(self, (host, port))
+        self._sockets[(host, port)] = sock
+        return sock
+
+    def _transmit(self, source: tuple[str, int], target: tuple[str, int], data: bytes) -> None:
+        self.sent += 1
+        conditions = self.conditions
+        rng = self._rng
+        if (
+            self.blackout
+            or (conditions.mtu is not None and len(data) > conditions.mtu)
+            or rng.random() < conditions.loss
+        ):
+            self.dropped += 1
+            return
+        sock = self._sockets.get(target)
+        if sock is None:
+            return
+        now = trio.current_time()
+        copies = 2 if rng.random() < conditions.duplicate else 1
+        for _ in range(copies):
+            arrival = now + conditions.delay + rng.random() * conditions.jitter
+            if rng.random() < conditions.reorder:
+                arrival += conditions.reorder_delay
+            self._sequence += 1
+            sock._deliver(arrival, self._sequence, data, source)
