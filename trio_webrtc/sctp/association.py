@@ -1,0 +1,691 @@
+"""The SCTP association state machine, sans-I/O, for WebRTC data channels.
+
+Implements RFC 9260 §4 (states), §5.1 (four-way handshake with a signed, time-stamped
+State Cookie; stateless INIT ACK), §5.2.1/§5.2.4 (INIT collision: both ends may send
+INIT, as Chromium and usrsctp do), §6.2 (SACK generation with delayed and coalesced
+acknowledgements), §6.3 (T1, T3 timers), §8.1-§8.3 (error counting, HEARTBEAT), §8.5
+(verification tags, including the T bit), §9 (ABORT, graceful SHUTDOWN), RFC 8261 §4-§5
+(SCTP over DTLS: one packet per DTLS record, CRC32c, no IP addresses) and the
+association-level parts of RFC 3758 (FORWARD TSN) and RFC 6525 (RE-CONFIG), as profiled by
+RFC 8831 §6. Send and receive paths live in :mod:`.outbound` and :mod:`.inbound`, stream
+resets in :mod:`.reconfig`, cookies in :mod:`.cookie`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import struct
+from collections import deque
+from collections.abc import Sequence
+
+from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
+from .chunks import (
+    CAUSE_PROTOCOL_VIOLATION,
+    CAUSE_STALE_COOKIE,
+    CAUSE_USER_ABORT,
+    CHUNK_ABORT,
+    CHUNK_COOKIE_ECHO,
+    CHUNK_DATA,
+    CHUNK_FORWARD_TSN,
+    CHUNK_INIT,
+    CHUNK_RECONFIG,
+    CHUNK_SACK,
+    CHUNK_SHUTDOWN_COMPLETE,
+    COMMON_HEADER,
+    DATA_FIELDS,
+    FLAG_T,
+    PARAM_FORWARD_TSN_SUPPORTED,
+    PARAM_STATE_COOKIE,
+    PARAM_SUPPORTED_EXTENSIONS,
+    AbortChunk,
+    CookieAckChunk,
+    CookieEchoChunk,
+    ErrorChunk,
+    ForwardTsnChunk,
+    HeartbeatAckChunk,
+    HeartbeatChunk,
+    InitAckChunk,
+    InitChunk,
+    ReconfigChunk,
+    SackChunk,
+    ShutdownAckChunk,
+    ShutdownChunk,
+    ShutdownCompleteChunk,
+    encode_packet,
+    iter_chunks,
+    parse_chunk,
+    verify_checksum,
+)
+from .cookie import COOKIE_LIFETIME, CookieJar, CookieState
+from .events import (
+    AssociationClosed,
+    AssociationEstablished,
+    AssociationState,
+    SctpEvent,
+)
+from .inbound import Inbound
+from .outbound import RTO_INITIAL, RTO_MAX, Outbound
+from .reconfig import StreamReconfig
+
+__all__ = ["SctpAssociation"]
+
+logger = logging.getLogger("trio_webrtc.sctp")
+
+MAX_INIT_RETRANSMITS = 8
+MAX_ASSOCIATION_RETRANSMITS = 10
+HEARTBEAT_INTERVAL = 30.0
+DELAYED_ACK = 0.2
+MAX_CONTROL_QUEUE = 32
+STREAMS = 65535
+_EXTENSIONS = bytes([CHUNK_FORWARD_TSN, CHUNK_RECONFIG])
+_HEARTBEAT_INFO = struct.Struct("!dQ")
+
+S = AssociationState
+_DATA_STATES = frozenset({S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_RECEIVED})
+_RECEIVE_STATES = frozenset(
+    {S.COOKIE_ECHOED, S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_SENT, S.SHUTDOWN_RECEIVED}
+)
+
+
+class _Packets:
+    """Accumulates chunks into packets of at most ``mtu`` bytes."""
+
+    __slots__ = ("_assoc", "_limit", "_parts", "_size", "_vtag", "packets")
+
+    def __init__(self, assoc: SctpAssociation, mtu: int) -> None:
+        self._assoc = assoc
+        self._limit = mtu - 12
+        self._parts: list[bytes | memoryview] = []
+        self._size = 0
+        self._vtag = assoc._peer_tag
+        self.packets: list[bytes] = []
+
+    def room(self) -> int:
+        return self._limit - self._size
+
+    def flush(self) -> None:
+        if self._parts:
+            a = self._assoc
+            self.packets.append(
+                encode_packet(a._local_port, a._remote_port, self._vtag, self._parts)
+            )
+            self._parts = []
+            self._size = 0
+
+    def add(self, chunk: bytes, vtag: int | None = None, alone: bool = False) -> None:
+        vtag = self._assoc._peer_tag if vtag is None else vtag
+        if alone or vtag != self._vtag or len(chunk) > self.room():
+            self.flush()
+        self._vtag = vtag
+        self._parts.append(chunk)
+        self._size += len(chunk)
+        if alone:
+            self.flush()
+
+    def emit(self, header: bytes, data: bytes | memoryview, pad: bytes) -> None:
+        parts = self._parts
+        parts.append(header)
+        parts.append(data)
+        self._size += len(header) + len(data) + len(pad)
+        if pad:
+            parts.append(pad)
+
+
+class SctpAssociation:
+    """One SCTP association over DTLS; see the module docstring for the RFCs.
+
+    ``is_client`` is the DTLS role, kept for logging: either or both ends may ``start()``.
+    Feed packets with ``receive_datagram``, drain ``datagrams_to_send`` and
+    ``next_event``, and call ``handle_timer`` at ``get_timer()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        is_client: bool,
+        local_port: int = 5000,
+        remote_port: int = 5000,
+        mtu: int = 1200,
+        max_receive_message_size: int = 262144,
+        receive_window: int = 1 << 20,
+        max_send_buffer: int = 16 << 20,
+        rng: random.Random | None = None,
+        log_prefix: str = "",
+    ) -> None:
+        if mtu < 256:
+            raise ValueError("mtu must be at least 256")
+        self.is_client = is_client
+        self.state = AssociationState.CLOSED
+        self._local_port = local_port
+        self._remote_port = remote_port
+        self._mtu = mtu
+        self._max_message = max_receive_message_size
+        self._window = receive_window
+        self._rng = rng or random.Random(secrets.randbits(128))
+        self._prefix = log_prefix
+        self._events: deque[SctpEvent] = deque()
+        self._local_tag = self._rng.randrange(1, 1 << 32)
+        self._local_tsn = self._rng.randrange(0, 1 << 32)
+        self._peer_tag = 0
+        self._peer_tsn = 0
+        self._cookies = CookieJar(
+            secrets.token_bytes(32) if rng is None else self._rng.randbytes(32)
+        )
+        self._outbound = Outbound(
+            initial_tsn=self._local_tsn,
+            mtu=mtu,
+            max_send_buffer=max_send_buffer,
+            events=self._events,
+            log_prefix=log_prefix,
+        )
+        self._inbound: Inbound | None = None
+        self._reconfig: StreamReconfig | None = None
+        self._control: list[tuple[bytes, int | None, bool]] = []
+        self._started = False
+        self._closed_event = False
+        self._errors = 0
+        self._t1: float | None = None
+        self._t1_count = 0
+        self._t1_rto = RTO_INITIAL
+        self._cookie_echo: bytes | None = None
+        self._t2: float | None = None
+        self._t2_count = 0
+        self._delayed_ack: float | None = None
+        self._sack_due = False
+        self._data_packets = 0
+        self._heartbeat: float | None = None
+        self._heartbeat_nonce: int | None = None
+        self.dropped_packets = 0
+
+    # -- public API ----------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """Send INIT (RFC 9260 §5.1 A). Ignored unless the association is still CLOSED."""
+        if self._started or self.state is not S.CLOSED:
+            return
+        self._started = True
+        self.state = S.COOKIE_WAIT
+        self._t1_count = 0
+        self._t1_rto = RTO_INITIAL
+        self._queue_init()
+        self._t1 = now + self._t1_rto
+
+    def next_event(self) -> SctpEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        if self.state is S.CLOSED:
+            return None
+        best: float | None = None
+        recon = self._reconfig.timer if self._reconfig is not None else None
+        for t in (self._t1, self._t2, self._outbound.t3, self._delayed_ack, self._heartbeat, recon):
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
+
+    def send(
+        self,
+        stream_id: int,
+        ppid: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        ordered: bool = True,
+        max_retransmits: int | None = None,
+        lifetime: float | None = None,
+        now: float,
+    ) -> None:
+        """Queue one message. Raises InvalidStateError, SendBufferFullError, LocalProtocolError."""
+        if self.state not in (S.COOKIE_WAIT, S.COOKIE_ECHOED, S.ESTABLISHED):
+            raise InvalidStateError(f"cannot send in state {self.state.value}")
+        if not 0 <= stream_id < STREAMS:
+            raise LocalProtocolError(f"invalid stream id {stream_id}")
+        if self._reconfig is not None and stream_id in self._reconfig.resetting:
+            raise InvalidStateError(f"stream {stream_id} is being reset")
+        payload = data if type(data) is bytes else bytes(data)
+        if not payload:
+            raise LocalProtocolError("SCTP cannot send an empty message")
+        expiry = None if lifetime is None else now + lifetime
+        self._outbound.send(
+            sid=stream_id,
+            ppid=ppid & 0xFFFFFFFF,
+            data=payload,
+            ordered=ordered,
+            max_retransmits=max_retransmits,
+            expiry=expiry,
+        )
+
+    def buffered_amount(self, stream_id: int) -> int:
+        return self._outbound.buffered.get(stream_id, 0)
+
+    def set_buffered_amount_low_threshold(self, stream_id: int, threshold: int) -> None:
+        if threshold < 0:
+            raise LocalProtocolError("threshold must not be negative")
+        self._outbound.thresholds[stream_id] = threshold
+
+    def data_consumed(self, nbytes: int) -> None:
+        """The application read ``nbytes`` of delivered data: reopen the advertised window."""
+        inbound = self._inbound
+        if inbound is None:
+            return
+        inbound.consume(nbytes)
+        last = inbound.last_advertised
+        if last < self._window // 2 and inbound.a_rwnd() - last >= self._window // 4:
+            self._sack_due = True  # window update (RFC 9260 §6.2)
+
+    def reset_streams(self, stream_ids: Sequence[int], now: float) -> None:
+        """Reset our outgoing streams (RFC 6525 §5.1.2) once their queued data is sent."""
+        if self.state is not S.ESTABLISHED or self._reconfig is None:
+            raise InvalidStateError(f"cannot reset streams in state {self.state.value}")
+        sids = tuple(stream_ids)
+        if any(not 0 <= s < STREAMS for s in sids):
+            raise LocalProtocolError("invalid stream id")
+        self._reconfig.request(sids)
+
+    def shutdown(self, now: float) -> None:
+        """Begin a graceful shutdown (RFC 9260 §9.2) once queued data is acknowledged."""
+        if self.state in (S.COOKIE_WAIT, S.COOKIE_ECHOED):
+            self._close("shutdown before establishment", error=False)
+        elif self.state is S.ESTABLISHED:
+            self.state = S.SHUTDOWN_PENDING
+            self._check_shutdown(now)
+
+    def abort(self, reason: str = "") -> None:
+        """Send ABORT with a User-Initiated Abort cause and close (RFC 9260 §9.1)."""
+        if self.state is S.CLOSED:
+            return
+        if self.state is not S.COOKIE_WAIT:
+            cause = ((CAUSE_USER_ABORT, reason.encode("utf-8")[:256]),)
+            self._queue(AbortChunk(0, cause).encode())
+        self._close(f"aborted locally: {reason}" if reason else "aborted locally", error=True)
+
+    # -- internals: control queue, closing -----------------------------------------------
+
+    def _queue(self, chunk: bytes, vtag: int | None = None, alone: bool = False) -> None:
+        if len(self._control) < MAX_CONTROL_QUEUE:
+            self._control.append((chunk, vtag, alone))
+
+    def _queue_init(self) -> None:
+        init = InitChunk(
+            self._local_tag, self._window, STREAMS, STREAMS, self._local_tsn, self._init_params()
+        )
+        self._queue(init.encode(), vtag=0, alone=True)
+
+    def _init_params(self, cookie: bytes | None = None) -> tuple[tuple[int, bytes], ...]:
+        params: tuple[tuple[int, bytes], ...] = (
+            (PARAM_FORWARD_TSN_SUPPORTED, b""),
+            (PARAM_SUPPORTED_EXTENSIONS, _EXTENSIONS),
+        )
+        if cookie is not None:
+            params = ((PARAM_STATE_COOKIE, cookie), *params)
+        return params
+
+    def _close(self, reason: str, *, error: bool) -> None:
+        if self.state is S.CLOSED and self._closed_event:
+            return
+        level = logging.WARNING if error else logging.INFO
+        logger.log(level, "%sassociation closed: %s", self._prefix, reason)
+        self.state = S.CLOSED
+        self._t1 = self._t2 = self._delayed_ack = self._heartbeat = None
+        self._outbound.t3 = None
+        if self._reconfig is not None:
+            self._reconfig.timer = None
+        if not self._closed_event:
+            self._closed_event = True
+            self._events.append(AssociationClosed(reason, error))
+
+    def _is_closed(self) -> bool:
+        return self.state is S.CLOSED
+
+    def _count_error(self, what: str) -> None:
+        self._errors += 1
+        if self._errors > MAX_ASSOCIATION_RETRANSMITS:
+            self._queue(
+                AbortChunk(0, ((CAUSE_PROTOCOL_VIOLATION, b"too many retransmissions"),)).encode()
+            )
+            self._close(f"too many retransmissions ({what})", error=True)
+
+    def _established(self, now: float) -> None:
+        self.state = S.ESTABLISHED
+        self._t1 = None
+        self._cookie_echo = None
+        self._heartbeat = now + HEARTBEAT_INTERVAL + self._outbound.rto
+        self._events.append(AssociationEstablished())
+        logger.info("%sassociation established", self._prefix)
+
+    def _setup_peer(self, peer_tag: int, peer_tsn: int, a_rwnd: int) -> None:
+        if self._inbound is not None and self._peer_tag == peer_tag:
+            return
+        self._peer_tag = peer_tag
+        self._peer_tsn = peer_tsn
+        self._inbound = Inbound(
+            initial_tsn=peer_tsn,
+            receive_window=self._window,
+            max_message_size=self._max_message,
+            events=self._events,
+            log_prefix=self._prefix,
+        )
+        self._reconfig = StreamReconfig(
+            local_tsn=self._local_tsn,
+            peer_tsn=peer_tsn,
+            events=self._events,
+            log_prefix=self._prefix,
+        )
+        self._outbound.peer_rwnd = a_rwnd
+        self._outbound.ssthresh = max(a_rwnd, 4 * self._mtu)
+
+    def _check_shutdown(self, now: float) -> None:
+        if not self._outbound.idle:
+            return
+        if self.state is S.SHUTDOWN_PENDING:
+            self.state = S.SHUTDOWN_SENT
+            self._send_shutdown(now)
+        elif self.state is S.SHUTDOWN_RECEIVED:
+            self.state = S.SHUTDOWN_ACK_SENT
+            self._queue(ShutdownAckChunk().encode())
+            self._t2, self._t2_count = now + self._outbound.rto, 0
+
+    def _send_shutdown(self, now: float) -> None:
+        assert self._inbound is not None
+        self._queue(ShutdownChunk(self._inbound.cum_tsn & 0xFFFFFFFF).encode())
+        self._t2, self._t2_count = now + self._outbound.rto, 0
+
+    # -- timers --------------------------------------------------------------------------
+
+    def handle_timer(self, now: float) -> None:
+        if self.state is S.CLOSED:
+            return
+        if self._t1 is not None and now >= self._t1:
+            self._t1_count += 1
+            if self._t1_count > MAX_INIT_RETRANSMITS:
+                self._close("association setup timed out", error=True)
+                return
+            self._t1_rto = min(RTO_MAX, self._t1_rto * 2)
+            self._t1 = now + self._t1_rto
+            if self.state is S.COOKIE_WAIT:
+                self._queue_init()
+            elif self._cookie_echo is not None:
+                self._queue(CookieEchoChunk(self._cookie_echo).encode())
+        out = self._outbound
+        if out.t3 is not None and now >= out.t3:
+            out.on_t3(now)
+            self._count_error("T3-rtx")
+        if self._t2 is not None and now >= self._t2:
+            self._count_error("T2-shutdown")
+            if self._is_closed():
+                return
+            out.rto = min(RTO_MAX, out.rto * 2)
+            self._t2 = now + out.rto
+            if self.state is S.SHUTDOWN_SENT:
+                self._send_shutdown(now)
+                self._t2 = now + out.rto
+            elif self.state is S.SHUTDOWN_ACK_SENT:
+                self._queue(ShutdownAckChunk().encode())
+        if self._delayed_ack is not None and now >= self._delayed_ack:
+            self._delayed_ack = None
+            self._sack_due = True
+        recon = self._reconfig
+        if recon is not None and recon.timer is not None and now >= recon.timer:
+            if recon.has_outstanding():
+                self._count_error("RE-CONFIG")
+            recon.on_timer(now, out.rto)
+        if self._heartbeat is not None and now >= self._heartbeat:
+            self._heartbeat = now + HEARTBEAT_INTERVAL + out.rto
+            if self._heartbeat_nonce is not None:
+                self._count_error("HEARTBEAT")
+            if not self._is_closed() and not out.has_outstanding:
+                self._heartbeat_nonce = self._rng.getrandbits(64)
+                info = _HEARTBEAT_INFO.pack(now, self._heartbeat_nonce)
+                self._queue(HeartbeatChunk(info).encode())
+
+    # -- output --------------------------------------------------------------------------
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        """Drain pending packets: control chunks, one SACK, FORWARD TSN, RE-CONFIG, DATA."""
+        packets = _Packets(self, self._mtu)
+        if self._control:
+            for chunk, vtag, alone in self._control:
+                packets.add(chunk, vtag, alone)
+            self._control = []
+        inbound = self._inbound
+        out = self._outbound
+        if self.state is not S.CLOSED and inbound is not None:
+            data_state = self.state in _DATA_STATES
+            if self._sack_due or (self._delayed_ack is not None and data_state and out.has_pending):
+                packets.add(inbound.build_sack(self._mtu - 12))
+                self._sack_due = False
+                self._delayed_ack = None
+                self._data_packets = 0
+            if out.forward_tsn_due:
+                forward = out.forward_tsn()
+                if forward is not None:
+                    packets.add(forward)
+            recon = self._reconfig
+            if recon is not None and recon.wants_to_send:
+                reconfig_chunk = recon.build(out, now, out.rto)
+                if reconfig_chunk is not None:
+                    packets.add(reconfig_chunk)
+            if data_state or self.state is S.SHUTDOWN_SENT:
+                out.fill(now, packets.room, packets.emit, packets.flush, data_state)
+        packets.flush()
+        return packets.packets
+
+    # -- input ---------------------------------------------------------------------------
+
+    def _drop(self, why: str) -> None:
+        self.dropped_packets += 1
+        logger.debug("%sdropped packet: %s", self._prefix, why)
+
+    def receive_datagram(self, data: bytes, now: float) -> None:
+        """Process one SCTP packet. Never raises for bad input: it is counted and dropped."""
+        if self.state is S.CLOSED and self._closed_event:
+            return
+        if len(data) < 16:
+            self._drop("too short")
+            return
+        src, dst, vtag = COMMON_HEADER.unpack_from(data)
+        if dst != self._local_port or src != self._remote_port:
+            self._drop(f"wrong ports {src}->{dst}")
+            return
+        if not verify_checksum(data):
+            self._drop("bad checksum")
+            return
+        try:
+            self._process(data, vtag, now)
+        except SctpParseError as exc:
+            self._drop(f"malformed: {exc}")
+        if self._inbound is not None and self.state is not S.CLOSED and self._reconfig:
+            self._reconfig.check_deferred(self._inbound)
+
+    def _process(self, data: bytes, vtag: int, now: float) -> None:
+        first_type = data[12]
+        if first_type == CHUNK_INIT:
+            self._on_init(data, vtag, now)
+            return
+        if first_type == CHUNK_COOKIE_ECHO:
+            if not self._on_cookie_echo(data, vtag, now):
+                return
+        elif first_type in (CHUNK_ABORT, CHUNK_SHUTDOWN_COMPLETE):
+            expected = self._peer_tag if data[13] & FLAG_T else self._local_tag
+            if vtag != expected or (self._peer_tag == 0 and data[13] & FLAG_T):
+                self._drop("bad verification tag on ABORT/SHUTDOWN COMPLETE")
+                return
+        elif vtag != self._local_tag or (self.state is S.CLOSED and not self._started):
+            self._drop("bad verification tag")
+            return
+        had_data = False
+        inbound = self._inbound
+        unpack_data = DATA_FIELDS.unpack_from
+        for ctype, flags, start, end in iter_chunks(data):
+            if ctype == CHUNK_DATA:
+                if inbound is None or self.state not in _RECEIVE_STATES:
+                    continue
+                if end - start <= 12:
+                    raise SctpParseError("DATA chunk without user data")
+                tsn, sid, ssn, ppid = unpack_data(data, start)
+                inbound.on_data(flags, tsn, sid, ssn, ppid, data[start + 12 : end])
+                had_data = True
+                continue
+            if ctype == CHUNK_SACK:
+                self._on_sack(data, start, end, now)
+            elif ctype == CHUNK_COOKIE_ECHO:
+                continue  # handled above
+            elif ctype == CHUNK_INIT:
+                raise SctpParseError("INIT bundled with other chunks")
+            else:
+                self._on_control(parse_chunk(ctype, flags, data[start:end]), now)
+                if self._is_closed():
+                    return
+            inbound = self._inbound
+        if had_data and inbound is not None:
+            self._data_packets += 1
+            if inbound.sack_now or self._data_packets >= 2:
+                self._sack_due = True
+            elif self._delayed_ack is None:
+                self._delayed_ack = now + DELAYED_ACK
+
+    def _on_sack(self, data: bytes, start: int, end: int, now: float) -> None:
+        chunk = parse_chunk(CHUNK_SACK, 0, data[start:end])
+        assert isinstance(chunk, SackChunk)
+        if self._inbound is None or (
+            self.state not in _RECEIVE_STATES and self.state is not S.SHUTDOWN_ACK_SENT
+        ):
+            return
+        if self._outbound.on_sack(chunk.cum_tsn, chunk.a_rwnd, chunk.gaps, now):
+            self._errors = 0
+            self._check_shutdown(now)
+
+    def _on_init(self, data: bytes, vtag: int, now: float) -> None:
+        if vtag != 0:
+            self._drop("INIT with a non-zero verification tag")
+            return
+        chunks = list(iter_chunks(data))
+        if len(chunks) != 1:
+            self._drop("INIT bundled with other chunks")
+            return
+        _, flags, start, end = chunks[0]
+        init = parse_chunk(CHUNK_INIT, flags, data[start:end])
+        assert isinstance(init, InitChunk)
+        if init.initiate_tag == 0 or init.outbound_streams == 0 or init.inbound_streams == 0:
+            self._drop("invalid INIT")
+            return
+        if self.state in (S.SHUTDOWN_ACK_SENT,):
+            return
+        # Stateless INIT ACK (§5.1 B): everything needed later goes into the signed cookie.
+        # During an INIT collision (§5.2.1) our tag and TSN are those of our own INIT.
+        cookie = self._cookies.make(
+            CookieState(
+                timestamp=now,
+                local_tag=self._local_tag,
+                peer_tag=init.initiate_tag,
+                local_tsn=self._local_tsn,
+                peer_tsn=init.initial_tsn,
+                peer_rwnd=init.a_rwnd,
+            )
+        )
+        ack = InitAckChunk(
+            self._local_tag,
+            self._window,
+            STREAMS,
+            STREAMS,
+            self._local_tsn,
+            self._init_params(cookie),
+        )
+        self._queue(ack.encode(), vtag=init.initiate_tag, alone=True)
+
+    def _on_cookie_echo(self, data: bytes, vtag: int, now: float) -> bool:
+        """Validate COOKIE ECHO (§5.1.5, §5.2.4); True to go on with bundled chunks."""
+        _, _, start, end = next(iter_chunks(data))
+        state = self._cookies.open(data[start:end])
+        if state is None:
+            self._drop("forged or corrupt State Cookie")
+            return False
+        if state.local_tag != vtag:
+            self._drop("COOKIE ECHO verification tag does not match its cookie")
+            return False
+        if now - state.timestamp > COOKIE_LIFETIME or now < state.timestamp - 1.0:
+            staleness = max(0, int((now - state.timestamp - COOKIE_LIFETIME) * 1e6))
+            cause = ((CAUSE_STALE_COOKIE, staleness.to_bytes(4, "big")),)
+            self._queue(ErrorChunk(cause).encode(), vtag=state.peer_tag)
+            self._drop("stale State Cookie")
+            return False
+        if self.state in (S.CLOSED, S.COOKIE_WAIT, S.COOKIE_ECHOED):
+            if self.state is S.CLOSED and self._closed_event:
+                return False
+            self._setup_peer(state.peer_tag, state.peer_tsn, state.peer_rwnd)
+            self._queue(CookieAckChunk().encode())
+            self._established(now)
+            return True
+        if state.peer_tag == self._peer_tag:  # §5.2.4 case D: our COOKIE ACK was lost
+            self._queue(CookieAckChunk().encode())
+            return True
+        self._drop("COOKIE ECHO from a restarted peer (restart is not supported)")
+        return False
+
+    def _on_control(self, chunk: object, now: float) -> None:
+        state = self.state
+        inbound = self._inbound
+        if isinstance(chunk, InitAckChunk):
+            if state is not S.COOKIE_WAIT:
+                return
+            cookie = chunk.param(PARAM_STATE_COOKIE)
+            if cookie is None or chunk.initiate_tag == 0:
+                self._drop("INIT ACK without a State Cookie")
+                return
+            self._setup_peer(chunk.initiate_tag, chunk.initial_tsn, chunk.a_rwnd)
+            self._cookie_echo = cookie
+            self._queue(CookieEchoChunk(cookie).encode())
+            self.state = S.COOKIE_ECHOED
+            self._t1 = now + self._t1_rto
+        elif isinstance(chunk, CookieAckChunk):
+            if state is S.COOKIE_ECHOED:
+                self._established(now)
+        elif isinstance(chunk, HeartbeatAckChunk):
+            if len(chunk.info) == _HEARTBEAT_INFO.size:
+                sent, nonce = _HEARTBEAT_INFO.unpack(chunk.info)
+                if nonce == self._heartbeat_nonce:
+                    self._heartbeat_nonce = None
+                    self._errors = 0
+                    self._outbound._update_rto(max(0.0, now - sent))
+        elif isinstance(chunk, HeartbeatChunk):
+            self._queue(HeartbeatAckChunk(chunk.info).encode())
+        elif isinstance(chunk, ForwardTsnChunk):
+            if inbound is not None and state in _RECEIVE_STATES:
+                inbound.on_forward_tsn(chunk.new_cum_tsn, chunk.streams)
+                self._sack_due = True
+        elif isinstance(chunk, ReconfigChunk):
+            if inbound is not None and self._reconfig is not None and state in _RECEIVE_STATES:
+                self._reconfig.on_chunk(chunk, inbound, self._outbound)
+        elif isinstance(chunk, ShutdownChunk):
+            self._on_shutdown(chunk, now)
+        elif isinstance(chunk, ShutdownAckChunk):
+            if state in (S.SHUTDOWN_SENT, S.SHUTDOWN_ACK_SENT):
+                self._queue(ShutdownCompleteChunk().encode())
+                self._close("shutdown complete", error=False)
+        elif isinstance(chunk, ShutdownCompleteChunk):
+            if state is S.SHUTDOWN_ACK_SENT:
+                self._close("shutdown complete", error=False)
+        elif isinstance(chunk, AbortChunk):
+            reason = "; ".join(f"cause {c}: {v[:64]!r}" for c, v in chunk.causes)
+            self._close(f"aborted by peer ({reason})" if reason else "aborted by peer", error=True)
+        elif isinstance(chunk, ErrorChunk):
+            logger.warning("%speer reported errors: %r", self._prefix, chunk.causes)
+        else:
+            logger.debug("%signoring chunk %r", self._prefix, chunk)
+
+    def _on_shutdown(self, chunk: ShutdownChunk, now: float) -> None:
+        state = self.state
+        if state not in (S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_SENT, S.SHUTDOWN_RECEIVED):
+            return
+        # SHUTDOWN carries a cumulative TSN ack (§9.2).
+        out = self._outbound
+        out.on_sack(chunk.cum_tsn, out.peer_rwnd + out.flight, (), now)
+        if state is S.SHUTDOWN_SENT:
+            self.state = S.SHUTDOWN_ACK_SENT
+            self._queue(ShutdownAckChunk().encode())
+            self._t2, self._t2_count = now + out.rto, 0
+            return
+        if state is not S.SHUTDOWN_RECEIVED:
+            self.state = S.SHUTDOWN_RECEIVED
+        self._check_shutdown(now)

@@ -1,0 +1,91 @@
+"""Events an :class:`~trio_webrtc.sctp.SctpAssociation` reports through ``next_event()``.
+
+Implements the upper-layer notifications of RFC 9260 §11.2 (COMMUNICATION UP, DATA
+ARRIVE, COMMUNICATION LOST, SHUTDOWN COMPLETE) and RFC 6525 §6.1 (stream reset events),
+shaped for WebRTC data channels (RFC 8831 §6).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..errors import LocalProtocolError
+
+__all__ = [
+    "AssociationClosed",
+    "AssociationEstablished",
+    "AssociationState",
+    "BufferedAmountLow",
+    "DataReceived",
+    "OutgoingStreamsReset",
+    "SctpEvent",
+    "SendBufferFullError",
+    "StreamsReset",
+]
+
+
+class AssociationState(enum.Enum):
+    """Association states of RFC 9260 §4."""
+
+    CLOSED = "closed"
+    COOKIE_WAIT = "cookie-wait"
+    COOKIE_ECHOED = "cookie-echoed"
+    ESTABLISHED = "established"
+    SHUTDOWN_PENDING = "shutdown-pending"
+    SHUTDOWN_SENT = "shutdown-sent"
+    SHUTDOWN_RECEIVED = "shutdown-received"
+    SHUTDOWN_ACK_SENT = "shutdown-ack-sent"
+
+
+class SendBufferFullError(LocalProtocolError):
+    """``send()`` would buffer more than ``max_send_buffer`` bytes; nothing was queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class SctpEvent:
+    """Base class of SCTP association events."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationEstablished(SctpEvent):
+    """The association reached ESTABLISHED; ``send()`` data now flows."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataReceived(SctpEvent):
+    """One complete user message. Call ``data_consumed(len(data))`` once it is read."""
+
+    stream_id: int
+    ppid: int
+    data: bytes
+    unordered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsReset(SctpEvent):
+    """The peer reset these outgoing streams of its own (our incoming streams)."""
+
+    stream_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingStreamsReset(SctpEvent):
+    """Our ``reset_streams()`` request was performed by the peer."""
+
+    stream_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BufferedAmountLow(SctpEvent):
+    """The stream's buffered amount fell from above its threshold to at most it."""
+
+    stream_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationClosed(SctpEvent):
+    """The association is gone. ``error`` is False only after a graceful SHUTDOWN."""
+
+    reason: str
+    error: bool

@@ -1,0 +1,371 @@
+"""Receive side of an SCTP association: TSN tracking, reassembly, ordering, rwnd.
+
+Implements RFC 9260 §6.2 (acknowledgement on reception, gap ack blocks, duplicate TSN
+reports, receive window), §6.5 (stream identifier and SSN, ordered delivery), §6.6
+(unordered delivery), §6.9 (reassembly), RFC 3758 §3.6 (receiving FORWARD TSN), RFC 7053
+(SACK-IMMEDIATELY) and the receiver side of RFC 6525 §5.2.2 (incoming SSN reset).
+
+TSNs are kept internally as unbounded integers ("unwrapped" against the cumulative TSN),
+so no serial-number arithmetic is needed past the point where a wire value is read.
+Memory is bounded: accepted TSNs lie within 65,535 of the cumulative TSN (the reach of a
+gap ack block) and held bytes (reassembly, ordering, delivered-but-unconsumed) within the
+receive window (plus at most one chunk that fills the hole everything else waits on).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from .chunks import (
+    _SACK,
+    _U16PAIR,
+    _U32,
+    CHUNK_HEADER,
+    CHUNK_SACK,
+    FLAG_BEGIN,
+    FLAG_END,
+    FLAG_IMMEDIATE,
+)
+from .events import DataReceived, SctpEvent
+
+__all__ = ["Inbound"]
+
+logger = logging.getLogger("trio_webrtc.sctp")
+
+MASK32 = 0xFFFFFFFF
+HALF32 = 0x80000000
+MAX_TSN_AHEAD = 0xFFFF
+MAX_DUPLICATES = 16
+FLAG_BE = FLAG_BEGIN | FLAG_END
+
+
+class _Partial:
+    """A run of consecutive fragments of one message, possibly incomplete at either end."""
+
+    __slots__ = (
+        "begun",
+        "discard",
+        "ended",
+        "first",
+        "held",
+        "last",
+        "parts",
+        "ppid",
+        "sid",
+        "size",
+        "ssn",
+        "unordered",
+    )
+
+    def __init__(  # noqa: PLR0917
+        self, tsn: int, flags: int, sid: int, ssn: int, ppid: int, data: bytes
+    ) -> None:
+        self.first = tsn
+        self.last = tsn
+        self.begun = bool(flags & FLAG_BEGIN)
+        self.ended = bool(flags & FLAG_END)
+        self.unordered = bool(flags & 0x04)
+        self.sid = sid
+        self.ssn = ssn
+        self.ppid = ppid
+        self.parts = [data]
+        self.size = len(data)
+        self.held = len(data)
+        self.discard = False
+
+
+def _ssn_le(a: int, b: int) -> bool:
+    """Serial-number ``a <= b`` for 16-bit SSNs (RFC 1982)."""
+    return ((b - a) & 0xFFFF) < 0x8000
+
+
+class Inbound:
+    """Receive-side state for one association; ``events`` is the association's queue."""
+
+    def __init__(
+        self,
+        *,
+        initial_tsn: int,
+        receive_window: int,
+        max_message_size: int,
+        events: deque[SctpEvent],
+        log_prefix: str,
+    ) -> None:
+        self.cum_tsn = initial_tsn - 1  # unwrapped; the wire value is this & MASK32
+        self.window = receive_window
+        self.max_message_size = max_message_size
+        self._events = events
+        self._prefix = log_prefix
+        self._above: set[int] = set()
+        self._duplicates: list[int] = []
+        self._by_first: dict[int, _Partial] = {}
+        self._by_last: dict[int, _Partial] = {}
+        self._ordered: dict[int, dict[int, tuple[int, bytes] | None]] = {}
+        self._next_ssn: dict[int, int] = {}
+        self.held = 0  # bytes in reassembly and ordering queues
+        self.unconsumed = 0  # bytes delivered as events, not yet data_consumed()
+        self.sack_now = False  # a gap or duplicate was seen: SACK without delay
+        self.last_advertised = receive_window
+        self.dropped_for_window = 0
+
+    # -- receive window ------------------------------------------------------------------
+
+    def a_rwnd(self) -> int:
+        """The window to advertise: RFC 9260 §6.2 with application back-pressure."""
+        return max(0, self.window - self.unconsumed - self.held)
+
+    def consume(self, nbytes: int) -> None:
+        self.unconsumed = max(0, self.unconsumed - nbytes)
+
+    # -- DATA ----------------------------------------------------------------------------
+
+    def on_data(  # noqa: PLR0917 - hot path: positional on purpose
+        self, flags: int, wire_tsn: int, sid: int, ssn: int, ppid: int, data: bytes
+    ) -> bool:
+        """Process one DATA chunk; False when it was dropped (duplicate, window, range)."""
+        cum = self.cum_tsn
+        delta = (wire_tsn - cum) & MASK32
+        if delta >= HALF32:
+            delta -= 1 << 32
+        if delta <= 0 or (delta > 1 and (cum + delta) in self._above):
+            if len(self._duplicates) < MAX_DUPLICATES:
+                self._duplicates.append(wire_tsn)
+            self.sack_now = True
+            return False
+        if delta > MAX_TSN_AHEAD:
+            self.sack_now = True
+            return False
+        size = len(data)
+        if self.unconsumed + self.held + size > self.window and not (
+            delta == 1 and (self._above or not self.unconsumed)
+        ):
+            # RFC 9260 §6.2: no room; the sender learns our window from the SACK.
+            self.dropped_for_window += 1
+            self.sack_now = True
+            return False
+        tsn = cum + delta
+        if flags & FLAG_IMMEDIATE:
+            self.sack_now = True  # RFC 7053
+        if delta == 1:
+            cum = tsn
+            above = self._above
+            if above:
+                while cum + 1 in above:
+                    cum += 1
+                    above.discard(cum)
+                self.sack_now = True  # a hole was (partly) filled: tell the sender now
+            self.cum_tsn = cum
+        else:
+            self._above.add(tsn)
+            self.sack_now = True
+        if flags & FLAG_BE == FLAG_BE:
+            self._complete(sid, ssn, ppid, data, bool(flags & 0x04))
+        else:
+            self._fragment(tsn, flags, sid, ssn, ppid, data)
+        return True
+
+    def _fragment(  # noqa: PLR0917
+        self, tsn: int, flags: int, sid: int, ssn: int, ppid: int, data: bytes
+    ) -> None:
+        unordered = bool(flags & 0x04)
+        size = len(data)
+        part: _Partial | None = None
+        if not flags & FLAG_BEGIN:
+            left = self._by_last.get(tsn - 1)
+            if (
+                left is not None
+                and not left.ended
+                and left.sid == sid
+                and left.unordered == unordered
+                and (unordered or left.ssn == ssn)
+            ):
+                del self._by_last[tsn - 1]
+                left.last = tsn
+                left.ended = bool(flags & FLAG_END)
+                left.size += size
+                left.parts.append(data)
+                left.held += size
+                part = left
+        if part is None:
+            part = _Partial(tsn, flags, sid, ssn, ppid, data)
+            self._by_first[tsn] = part
+        self.held += size
+        if not part.ended:
+            right = self._by_first.get(tsn + 1)
+            if (
+                right is not None
+                and not right.begun
+                and right.sid == sid
+                and right.unordered == unordered
+                and (unordered or right.ssn == ssn)
+            ):
+                del self._by_first[tsn + 1]
+                del self._by_last[right.last]
+                part.last = right.last
+                part.ended = right.ended
+                part.size += right.size
+                part.parts.extend(right.parts)
+                part.held += right.held
+                part.discard = part.discard or right.discard
+        if not part.discard and part.size > self.max_message_size:
+            logger.info(
+                "%sdiscarding message on stream %d: larger than %d bytes",
+                self._prefix,
+                sid,
+                self.max_message_size,
+            )
+            part.discard = True
+        if part.discard and part.held:
+            self.held -= part.held
+            part.held = 0
+            part.parts = []
+        if part.begun and part.ended:
+            del self._by_first[part.first]
+            self.held -= part.held
+            if part.discard:
+                if not part.unordered:
+                    self._complete_ordered(part.sid, part.ssn, None)
+            else:
+                message = b"".join(part.parts)
+                self._complete(part.sid, part.ssn, part.ppid, message, part.unordered)
+        else:
+            self._by_last[part.last] = part
+
+    def _complete(self, sid: int, ssn: int, ppid: int, data: bytes, unordered: bool) -> None:
+        if unordered:
+            self.unconsumed += len(data)
+            self._events.append(DataReceived(sid, ppid, data, True))
+            return
+        expected = self._next_ssn.get(sid, 0)
+        if ssn == expected:
+            self.unconsumed += len(data)
+            self._events.append(DataReceived(sid, ppid, data, False))
+            expected = (expected + 1) & 0xFFFF
+            self._next_ssn[sid] = expected
+            pending = self._ordered.get(sid)
+            if pending:
+                self._drain(sid, expected, pending)
+        else:
+            self._complete_ordered(sid, ssn, (ppid, data))
+
+    def _complete_ordered(self, sid: int, ssn: int, message: tuple[int, bytes] | None) -> None:
+        """Queue an ordered message (``None``: discarded) and deliver what is now in order."""
+        pending = self._ordered.setdefault(sid, {})
+        if ssn in pending or not _ssn_le(self._next_ssn.get(sid, 0), ssn):
+            return  # a peer bug: same SSN twice, or an SSN already delivered
+        pending[ssn] = message
+        if message is not None:
+            self.held += len(message[1])
+        self._drain(sid, self._next_ssn.get(sid, 0), pending)
+
+    def _drain(self, sid: int, expected: int, pending: dict[int, tuple[int, bytes] | None]) -> None:
+        events = self._events
+        while expected in pending:
+            message = pending.pop(expected)
+            if message is not None:
+                size = len(message[1])
+                self.held -= size
+                self.unconsumed += size
+                events.append(DataReceived(sid, message[0], message[1], False))
+            expected = (expected + 1) & 0xFFFF
+        self._next_ssn[sid] = expected
+        if not pending:
+            del self._ordered[sid]
+
+    # -- FORWARD TSN (RFC 3758 §3.6) ------------------------------------------------------
+
+    def on_forward_tsn(self, wire_tsn: int, streams: tuple[tuple[int, int], ...]) -> None:
+        cum = self.cum_tsn
+        delta = (wire_tsn - cum) & MASK32
+        self.sack_now = True
+        if delta >= HALF32:
+            delta -= 1 << 32
+            if delta < -MAX_TSN_AHEAD:
+                return
+        elif delta > MAX_TSN_AHEAD:
+            return
+        new_cum = cum + delta
+        # Fragments of abandoned messages: every partial starting at or below the new
+        # cumulative TSN (even when in-order fragments already moved cum that far).
+        for first, part in list(self._by_first.items()):
+            if first <= new_cum:
+                del self._by_first[first]
+                self._by_last.pop(part.last, None)
+                self.held -= part.held
+        if new_cum > cum:
+            self._above = {t for t in self._above if t > new_cum}
+            while new_cum + 1 in self._above:
+                new_cum += 1
+                self._above.discard(new_cum)
+            self.cum_tsn = new_cum
+        for sid, ssn in streams:
+            pending = self._ordered.get(sid, {})
+            expected = self._next_ssn.get(sid, 0)
+            if not _ssn_le(expected, ssn):
+                continue
+            # Deliver complete messages up to the skipped SSN in order, then skip past it.
+            while True:
+                if expected in pending:
+                    message = pending.pop(expected)
+                    if message is not None:
+                        self.held -= len(message[1])
+                        self.unconsumed += len(message[1])
+                        self._events.append(DataReceived(sid, message[0], message[1], False))
+                if expected == ssn:
+                    break
+                expected = (expected + 1) & 0xFFFF
+            self._next_ssn[sid] = (ssn + 1) & 0xFFFF
+            if pending:
+                self._drain(sid, (ssn + 1) & 0xFFFF, pending)
+            else:
+                self._ordered.pop(sid, None)
+
+    # -- incoming stream reset (RFC 6525 §5.2.2) -----------------------------------------
+
+    def reset_streams(self, stream_ids: tuple[int, ...]) -> None:
+        """Restart the incoming SSNs of these streams (all streams when empty) at 0."""
+        sids = stream_ids or tuple(set(self._next_ssn) | set(self._ordered))
+        for sid in sids:
+            self._next_ssn.pop(sid, None)
+            pending = self._ordered.pop(sid, None)
+            if pending:
+                self.held -= sum(len(m[1]) for m in pending.values() if m is not None)
+
+    # -- SACK (RFC 9260 §3.3.4, §6.2) ----------------------------------------------------
+
+    def build_sack(self, max_size: int) -> bytes:
+        """Encode a SACK chunk no larger than ``max_size`` and clear the pending reports."""
+        cum = self.cum_tsn
+        dups = self._duplicates
+        room = (max_size - 16) // 4 - len(dups)
+        gaps: list[bytes] = []
+        if self._above and room > 0:
+            start = end = -1
+            for tsn in sorted(self._above):
+                offset = tsn - cum
+                if offset == end + 1:
+                    end = offset
+                    continue
+                if start >= 0:
+                    gaps.append(_U16PAIR.pack(start, end))
+                    if len(gaps) >= room:
+                        start = -1
+                        break
+                start = end = offset
+            if start >= 0:
+                gaps.append(_U16PAIR.pack(start, end))
+        rwnd = self.a_rwnd()
+        self.last_advertised = rwnd
+        length = 16 + 4 * len(gaps) + 4 * len(dups)
+        out = b"".join(
+            [
+                CHUNK_HEADER.pack(CHUNK_SACK, 0, length),
+                _SACK.pack(cum & MASK32, rwnd, len(gaps), len(dups)),
+                *gaps,
+                *(_U32.pack(d) for d in dups),
+            ]
+        )
+        self._duplicates = []
+        self.sack_now = False
+        return out

@@ -1,0 +1,199 @@
+"""Stream reconfiguration for an SCTP association (sans-I/O).
+
+Implements RFC 6525 §5.1.2 (sending an Outgoing SSN Reset Request once the streams'
+queued data has been given TSNs), §5.2.2 (handling a peer's Outgoing SSN Reset Request,
+deferring with "In progress" until every TSN up to its Sender's Last Assigned TSN has
+arrived), §5.2.3 (Incoming SSN Reset Request: answered "Denied", WebRTC does not use it),
+§5.2.7 (Re-configuration Response) and §5.1.1/§6 (retransmission on the RE-CONFIG timer,
+sequence numbers starting at the initial TSN).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from .chunks import (
+    RESULT_DENIED,
+    RESULT_ERROR_BAD_SEQUENCE,
+    RESULT_IN_PROGRESS,
+    RESULT_SUCCESS_NOTHING,
+    RESULT_SUCCESS_PERFORMED,
+    IncomingResetRequest,
+    OutgoingResetRequest,
+    ReconfigChunk,
+    ReconfigParam,
+    ReconfigResponse,
+)
+from .events import OutgoingStreamsReset, SctpEvent, StreamsReset
+from .inbound import Inbound
+from .outbound import Outbound
+
+__all__ = ["StreamReconfig"]
+
+logger = logging.getLogger("trio_webrtc.sctp")
+
+MASK32 = 0xFFFFFFFF
+HALF32 = 0x80000000
+MAX_STREAMS_PER_REQUEST = 256
+
+
+class StreamReconfig:
+    """Outgoing and incoming SSN resets for one association."""
+
+    def __init__(
+        self, *, local_tsn: int, peer_tsn: int, events: deque[SctpEvent], log_prefix: str
+    ) -> None:
+        self._events = events
+        self._prefix = log_prefix
+        self._next_request_seq = local_tsn & MASK32
+        self._peer_request_seq = peer_tsn & MASK32
+        self._last_result = RESULT_SUCCESS_NOTHING
+        self._pending: list[int] = []
+        self._outstanding: OutgoingResetRequest | None = None
+        self._deferred: OutgoingResetRequest | None = None
+        self.resetting: set[int] = set()
+        self.timer: float | None = None
+        self._responses: list[ReconfigParam] = []
+        self.due = False
+
+    def request(self, stream_ids: tuple[int, ...]) -> None:
+        for sid in stream_ids:
+            if sid not in self.resetting:
+                self.resetting.add(sid)
+                self._pending.append(sid)
+
+    def set_peer_tsn(self, peer_tsn: int) -> None:
+        self._peer_request_seq = peer_tsn & MASK32
+
+    # -- sending -------------------------------------------------------------------------
+
+    def build(self, outbound: Outbound, now: float, rto: float) -> bytes | None:
+        """A RE-CONFIG chunk to send now (new request and/or responses), or None."""
+        params: list[ReconfigParam] = []
+        if (
+            self._outstanding is None
+            and self._pending
+            and not outbound.has_unsent(tuple(self._pending))
+        ):
+            streams = tuple(self._pending[:MAX_STREAMS_PER_REQUEST])
+            del self._pending[:MAX_STREAMS_PER_REQUEST]
+            self._outstanding = OutgoingResetRequest(
+                self._next_request_seq,
+                (self._peer_request_seq - 1) & MASK32,
+                (outbound.next_tsn - 1) & MASK32,
+                streams,
+            )
+            params.append(self._outstanding)
+            self.timer = now + rto
+        elif self.due and self._outstanding is not None:
+            params.append(self._outstanding)
+        self.due = False
+        if self._responses:
+            params.extend(self._responses[:1])
+            del self._responses[:1]
+            if params and len(params) < 2 and self._responses:
+                params.extend(self._responses[:1])
+                del self._responses[:1]
+        if not params:
+            return None
+        return ReconfigChunk(tuple(params[:2])).encode()
+
+    @property
+    def wants_to_send(self) -> bool:
+        return bool(self._pending or self._responses or self.due)
+
+    def on_timer(self, now: float, rto: float) -> None:
+        """RE-CONFIG timer expiry (RFC 6525 §5.1.1): retransmit the outstanding request."""
+        if self._outstanding is None:
+            self.timer = None
+            return
+        self.due = True
+        self.timer = now + rto
+
+    # -- receiving -----------------------------------------------------------------------
+
+    def on_chunk(self, chunk: ReconfigChunk, inbound: Inbound, outbound: Outbound) -> None:
+        for param in chunk.params:
+            if isinstance(param, OutgoingResetRequest):
+                self._on_outgoing_request(param, inbound)
+            elif isinstance(param, IncomingResetRequest):
+                self._on_incoming_request(param)
+            elif isinstance(param, ReconfigResponse):
+                self._on_response(param, outbound)
+            else:
+                logger.debug("%signoring RE-CONFIG parameter %r", self._prefix, param)
+
+    def _respond(self, seq: int, result: int) -> None:
+        if len(self._responses) < 8:
+            self._responses.append(ReconfigResponse(seq, result))
+
+    def _on_outgoing_request(self, request: OutgoingResetRequest, inbound: Inbound) -> None:
+        seq = request.request_seq
+        if seq == self._peer_request_seq:
+            if self._reached(request.last_tsn, inbound):
+                self._perform(request, inbound)
+                self._respond(seq, RESULT_SUCCESS_PERFORMED)
+            else:
+                self._deferred = request
+                self._respond(seq, RESULT_IN_PROGRESS)
+        elif seq == (self._peer_request_seq - 1) & MASK32:
+            self._respond(seq, self._last_result)
+        else:
+            self._respond(seq, RESULT_ERROR_BAD_SEQUENCE)
+
+    def _on_incoming_request(self, request: IncomingResetRequest) -> None:
+        seq = request.request_seq
+        if seq == self._peer_request_seq:
+            self._peer_request_seq = (seq + 1) & MASK32
+            self._last_result = RESULT_DENIED
+            self._respond(seq, RESULT_DENIED)
+        elif seq == (self._peer_request_seq - 1) & MASK32:
+            self._respond(seq, self._last_result)
+        else:
+            self._respond(seq, RESULT_ERROR_BAD_SEQUENCE)
+
+    @staticmethod
+    def _reached(last_tsn: int, inbound: Inbound) -> bool:
+        delta = (last_tsn - inbound.cum_tsn) & MASK32
+        return delta == 0 or delta >= HALF32
+
+    def _perform(self, request: OutgoingResetRequest, inbound: Inbound) -> None:
+        self._deferred = None
+        self._peer_request_seq = (request.request_seq + 1) & MASK32
+        self._last_result = RESULT_SUCCESS_PERFORMED
+        inbound.reset_streams(request.streams)
+        self._events.append(StreamsReset(request.streams))
+
+    def check_deferred(self, inbound: Inbound) -> None:
+        """After DATA or FORWARD TSN: perform a deferred peer request once its TSN arrived."""
+        request = self._deferred
+        if request is not None and self._reached(request.last_tsn, inbound):
+            self._perform(request, inbound)
+            self._respond(request.request_seq, RESULT_SUCCESS_PERFORMED)
+
+    def _on_response(self, response: ReconfigResponse, outbound: Outbound) -> None:
+        request = self._outstanding
+        if request is None or response.response_seq != request.request_seq:
+            return
+        result = response.result
+        if result == RESULT_IN_PROGRESS:
+            return  # retried when the timer fires
+        self._outstanding = None
+        self.timer = None
+        self.due = False
+        self._next_request_seq = (self._next_request_seq + 1) & MASK32
+        self.resetting.difference_update(request.streams)
+        if result in (RESULT_SUCCESS_PERFORMED, RESULT_SUCCESS_NOTHING):
+            outbound.reset_ssns(request.streams)
+            self._events.append(OutgoingStreamsReset(request.streams))
+        else:
+            logger.warning(
+                "%speer refused to reset streams %r (result %d)",
+                self._prefix,
+                request.streams,
+                result,
+            )
+
+    def has_outstanding(self) -> bool:
+        return self._outstanding is not None
