@@ -56,7 +56,14 @@ def test_parse_ice_url(url: str, expected: tuple[str, str, int, str]) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://x", "stun:", "stun:host:notaport", "stun:host:70000", "turn:h?transport=sctp", "stun:[::1"],
+    [
+        "http://x",
+        "stun:",
+        "stun:host:notaport",
+        "stun:host:70000",
+        "turn:h?transport=sctp",
+        "stun:[::1",
+    ],
 )
 def test_bad_ice_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):

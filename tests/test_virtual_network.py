@@ -44,7 +44,9 @@ async def _transfer(sender, receiver, total: int, chunk: int = 16384) -> None:  
 
 
 @pytest.mark.parametrize("loss", [0.0, 0.05, 0.2])
-async def test_connect_and_transfer_under_loss(autojump_clock: trio.testing.MockClock, loss: float) -> None:
+async def test_connect_and_transfer_under_loss(
+    autojump_clock: trio.testing.MockClock, loss: float
+) -> None:
     net = MemoryNetwork(LinkConditions(loss=loss, delay=0.02, jitter=0.005, duplicate=0.01), seed=3)
     with trio.fail_after(300):
         async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:

@@ -28,7 +28,11 @@ def _cmd_sdp(args: argparse.Namespace) -> int:
     from .errors import SdpParseError
     from .sdp import DataChannelDescription, SessionDescription
 
-    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()
+    if args.file == "-":
+        text = sys.stdin.read()
+    else:
+        with open(args.file, encoding="utf-8") as source:
+            text = source.read()
     try:
         session = SessionDescription.parse(text)
         description = DataChannelDescription.from_session(session)

@@ -9,6 +9,7 @@ the core has, dispatches the core's events to the owner's callback, and re-arms 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import math
@@ -81,10 +82,8 @@ def _bind_one(host: str, port_range: tuple[int, int] | None, rng: random.Random)
     try:
         sock.setblocking(False)
         for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            try:
+            with contextlib.suppress(OSError):  # platform limits
                 sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
-            except OSError:  # pragma: no cover - platform limits
-                pass
         if port_range is None:
             sock.bind((host, 0))
             return sock

@@ -246,8 +246,7 @@ class PeerConnectionCore:
 
     def _gather_host(self, address: Address) -> None:
         index = self._host_addresses.index(address)
-        is_ipv6 = ":" in address[0]
-        local_preference = 65535 - index - (0 if not is_ipv6 else 0)
+        local_preference = 65535 - index
         priority = (126 << 24) + (local_preference << 8) + 255
         candidate = Candidate(
             foundation=str(1 + index),
@@ -444,15 +443,6 @@ class PeerConnectionCore:
             mtu=self.configuration.mtu,
             log_prefix=self.log_prefix,
         )
-        self.sctp = SctpAssociation(
-            is_client=is_client,
-            remote_port=self._remote.sctp_port,
-            mtu=self.configuration.mtu - 37,  # DTLS 1.2 AES-GCM record overhead (RFC 8261 §5)
-            max_receive_message_size=self.configuration.max_message_size or (1 << 30),
-            rng=self._rng,
-            log_prefix=self.log_prefix,
-        )
-        self._sctp_proxy.attach(self.sctp)
         self.channels.set_dtls_role(is_client)
         if not is_client:
             self.dtls.start(now)
@@ -463,7 +453,9 @@ class PeerConnectionCore:
 
     # ----------------------------------------------------------------- channels
 
-    def create_data_channel(self, params: dcep.ChannelParameters, now: float) -> dcep.DataChannelInfo:
+    def create_data_channel(
+        self, params: dcep.ChannelParameters, now: float
+    ) -> dcep.DataChannelInfo:
         """Create a channel (in-band or negotiated); raises on bad parameters."""
         self._check_open()
         info = self.channels.create_channel(params, now)
@@ -580,20 +572,19 @@ class PeerConnectionCore:
         dtls = self.dtls
         if dtls is not None:
             sctp = self.sctp
-            while (event := dtls.next_event()) is not None:
-                if isinstance(event, ApplicationData):
+            while (dtls_event := dtls.next_event()) is not None:
+                if isinstance(dtls_event, ApplicationData):
                     if sctp is not None:
-                        sctp.receive_datagram(event.data, now)
-                elif isinstance(event, HandshakeCompleted):
+                        sctp.receive_datagram(dtls_event.data, now)
+                elif isinstance(dtls_event, HandshakeCompleted):
                     self._log(logging.INFO, "DTLS connected")
                     self._update_connection_state()
-                    if sctp is not None:
-                        sctp.start(now)
-                elif isinstance(event, DtlsFailed):
-                    self._log(logging.WARNING, "DTLS failed: %s", event.reason)
+                    sctp = self._start_sctp(dtls, now)
+                elif isinstance(dtls_event, DtlsFailed):
+                    self._log(logging.WARNING, "DTLS failed: %s", dtls_event.reason)
                     self.channels.on_association_closed()
                     self._update_connection_state()
-                elif isinstance(event, DtlsClosed):
+                elif isinstance(dtls_event, DtlsClosed):
                     self._log(logging.INFO, "peer sent DTLS close_notify")
                     self.channels.on_association_closed()
                     self._closed_by_peer = True
@@ -602,6 +593,26 @@ class PeerConnectionCore:
         self._drain_channel_events()
 
     _closed_by_peer = False
+
+    def _start_sctp(self, dtls: DtlsTransport, now: float) -> SctpAssociation:
+        """DTLS is up: start the association, with packets sized to fit one record."""
+        if self.sctp is not None:
+            return self.sctp
+        assert self._remote is not None
+        max_message = self.configuration.max_message_size
+        receive_window = max(1 << 20, max_message)
+        self.sctp = SctpAssociation(
+            is_client=dtls.is_client,
+            remote_port=self._remote.sctp_port,
+            mtu=dtls.cleartext_mtu,
+            max_receive_message_size=max_message or receive_window,
+            receive_window=receive_window,
+            rng=self._rng,
+            log_prefix=self.log_prefix,
+        )
+        self._sctp_proxy.attach(self.sctp)
+        self.sctp.start(now)
+        return self.sctp
 
     def _process_sctp_events(self, now: float) -> None:
         sctp = self.sctp
@@ -675,3 +686,7 @@ class PeerConnectionCore:
             self._log(logging.INFO, "connection state %s", state.name)
             self.connection_state = state
             self._events.append(ConnectionStateChanged(state))
+            if state is ConnectionState.FAILED:
+                # Nothing can be delivered any more: every channel is CLOSED now.
+                self.channels.on_association_closed()
+                self._drain_channel_events()

@@ -252,7 +252,7 @@ _REEXPORTED = frozenset(
 def __getattr__(name: str) -> object:
     """Resolve the channel-manager names from :mod:`trio_webrtc.channels` on first use."""
     if name in _REEXPORTED:
-        from . import channels  # noqa: PLC0415 - deferred: channels imports this module
+        from . import channels
 
         value = getattr(channels, name)
         globals()[name] = value

@@ -84,9 +84,10 @@ async def run_demo(
     total = int(size_mib * 2**20)
     blocks = _pattern(chunk)
     started = time.perf_counter()
-    async with PeerConnection(config, name="sender") as a, PeerConnection(
-        config, name="receiver"
-    ) as b:
+    async with (
+        PeerConnection(config, name="sender") as a,
+        PeerConnection(config, name="receiver") as b,
+    ):
         channel = a.create_data_channel("demo")
         await connect_pair(a, b)
         incoming = await b.accept_channel()

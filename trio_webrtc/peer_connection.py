@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -238,7 +238,9 @@ class PeerConnection:
             configuration = Configuration.from_dict(configuration)
         self.configuration = configuration
         self.name = name or f"pc-{id(self) & 0xFFFFFF:06x}"
-        self._core = PeerConnectionCore(configuration, certificate=certificate, log_prefix=self.name)
+        self._core = PeerConnectionCore(
+            configuration, certificate=certificate, log_prefix=self.name
+        )
         self._driver: CoreDriver | None = None
         self._nursery_manager: AbstractAsyncContextManager[trio.Nursery] | None = None
         self._nursery: trio.Nursery | None = None
@@ -340,8 +342,9 @@ class PeerConnection:
         """Wait for CONNECTED; raise ``ConnectionFailedError`` on FAILED or CLOSED."""
         bad = (ConnectionState.FAILED, ConnectionState.CLOSED)
         await self._wait_for(
-            lambda: self.connection_state is ConnectionState.CONNECTED
-            or self.connection_state in bad
+            lambda: (
+                self.connection_state is ConnectionState.CONNECTED or self.connection_state in bad
+            )
         )
         if self.connection_state is not ConnectionState.CONNECTED:
             raise ConnectionFailedError(f"connection {self.connection_state.name}")
