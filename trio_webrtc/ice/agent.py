@@ -1,0 +1,780 @@
+"""The sans-I/O ICE agent (full implementation, one component, UDP).
+
+Implements RFC 8445 §5.2 (roles, tie-breaker), §6.1.2 (forming, pruning and limiting the
+checklist), §6.1.4 (Ta pacing, triggered-check queue, frozen pairs), §7.2.2 and §7.3
+(sending checks, answering them, peer-reflexive remote candidates, triggered checks),
+§7.2.5 (processing responses, 487 role conflict of §7.2.5.1, source checks of §7.2.5.2.1),
+§7.3.1.1 (role conflicts on requests), §8.1 (regular nomination; a remote ICE-lite peer,
+§2.5, makes us controlling), §9 (ICE restart keeping the selected pair until a new one is
+chosen); RFC 8838 (trickle: candidates before or after credentials, end-of-candidates) and
+RFC 7675 (consent freshness, via :mod:`.consent`).
+
+Local candidates are the driver's sockets: each pair's local side is a *base* (host
+candidates, or relayed ones); a server-reflexive local candidate is pruned to its base
+(§6.1.2.4). Remote hostname (mDNS) candidates are not resolved here: they are ignored
+and the peer-reflexive candidate learnt from their checks is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import string
+from collections import deque
+
+from .. import stun
+from ..errors import InvalidStateError, StunParseError
+from ..stun import Address
+from .candidate import (
+    Candidate,
+    compute_priority,
+    normalize_endpoint,
+    normalized_candidate,
+)
+from .checklist import (
+    RTO_INITIAL,
+    CandidatePair,
+    Checklist,
+    PairKey,
+    PairState,
+    StunTransaction,
+    TransactionTable,
+)
+from .consent import ConsentFreshness
+from .events import IceEvent, IceState, IceStateChanged, SelectedPairChanged
+from .messages import binding_request, binding_response
+
+__all__ = ["IceAgent", "IceEvent", "IceState", "IceStateChanged", "SelectedPairChanged"]
+
+logger = logging.getLogger("trio_webrtc.ice")
+
+MAX_REMOTE_CANDIDATES = 1000
+MAX_PAIRS = 100
+MAX_LOCAL_CANDIDATES = 32
+MAX_TRANSACTIONS = 256
+MAX_CONSENT_TRANSACTIONS = 32
+MAX_OUTGOING = 256
+MAX_EVENTS = 256
+NOMINATION_SETTLE = 0.1
+"""Controlling side: longest wait for higher-priority pairs after the first success."""
+CHECKING_TIMEOUT = 30.0
+"""FAILED when no pair succeeded this long after checks started (no end-of-candidates)."""
+
+_ICE_CHARS = string.ascii_letters + string.digits + "+/"
+
+
+class IceAgent:
+    """A full ICE agent for one data stream with one component (RFC 8445).
+
+    Feed it local candidates, remote credentials/candidates and received STUN datagrams;
+    drain :meth:`datagrams_to_send`, :meth:`next_event`; call :meth:`handle_timer` at
+    :meth:`get_timer`. No method raises because of network input.
+    """
+
+    def __init__(
+        self,
+        *,
+        controlling: bool,
+        ufrag: str | None = None,
+        pwd: str | None = None,
+        tie_breaker: int | None = None,
+        rng: random.Random | None = None,
+        log_prefix: str = "",
+        ta: float = 0.05,
+        consent_interval: float = 5.0,
+        disconnected_timeout: float = 3.0,
+        consent_timeout: float = 30.0,
+    ) -> None:
+        self._rng = rng or random.Random(secrets.randbits(64))
+        self._cred_rng: random.Random = rng or secrets.SystemRandom()
+        self._log_prefix = log_prefix
+        self._controlling = controlling
+        self._tie_breaker = tie_breaker if tie_breaker is not None else self._rng.getrandbits(64)
+        self._ta = ta
+        self._local_ufrag = ufrag or self._random_string(8)
+        self._local_pwd = pwd or self._random_string(24)
+        if len(self._local_ufrag) < 4 or len(self._local_pwd) < 22:
+            raise ValueError("ICE ufrag needs >= 4 characters and pwd >= 22")
+        self._consent = ConsentFreshness(
+            interval=consent_interval,
+            disconnected_timeout=disconnected_timeout,
+            consent_timeout=consent_timeout,
+            rng=self._rng,
+        )
+        self._state = IceState.NEW
+        self._now = 0.0
+        self._local_candidates: list[Candidate] = []
+        self._outgoing: deque[tuple[bytes, Address, Address]] = deque(maxlen=MAX_OUTGOING)
+        self._events: deque[IceEvent] = deque(maxlen=MAX_EVENTS)
+        self._transactions = TransactionTable(MAX_TRANSACTIONS)
+        self._consent_transactions = TransactionTable(MAX_CONSENT_TRANSACTIONS)
+        # Per-generation state (reset by an ICE restart).
+        self._generation = 0
+        self._remote_ufrag: str | None = None
+        self._remote_pwd: str | None = None
+        self._remote_lite = False
+        self._remote_candidates: list[Candidate] = []
+        self._remote_eoc = False
+        self._checklist = Checklist(MAX_PAIRS)
+        self._nominating: PairKey | None = None
+        self._first_success_at: float | None = None
+        self._checks_done = False
+        self._checking_since: float | None = None
+        self._next_check_at: float | None = None
+        self._last_check_at: float | None = None
+        self._prflx_count = 0
+        # The selected pair and the credentials its consent checks use.
+        self._selected: PairKey | None = None
+        self._selected_generation = -1
+        self._consent_creds: tuple[str, str, str] | None = None  # remote ufrag, pwd, local
+        self._previous_local: tuple[str, str] | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    def _random_string(self, length: int) -> str:
+        return "".join(self._cred_rng.choice(_ICE_CHARS) for _ in range(length))
+
+    def _log(self, level: int, message: str, *args: object) -> None:
+        logger.log(level, "[%s] " + message, self._log_prefix, *args)
+
+    def _emit(self, event: IceEvent) -> None:
+        self._events.append(event)
+
+    def _set_state(self, state: IceState) -> None:
+        if state is not self._state:
+            self._log(logging.INFO, "state %s -> %s", self._state.value, state.value)
+            self._state = state
+            self._emit(IceStateChanged(state))
+
+    # --------------------------------------------------------------- properties
+
+    @property
+    def local_ufrag(self) -> str:
+        return self._local_ufrag
+
+    @property
+    def local_pwd(self) -> str:
+        return self._local_pwd
+
+    @property
+    def controlling(self) -> bool:
+        return self._controlling
+
+    @property
+    def tie_breaker(self) -> int:
+        return self._tie_breaker
+
+    @property
+    def state(self) -> IceState:
+        return self._state
+
+    @property
+    def selected_pair(self) -> tuple[Address, Address] | None:
+        """(local base address, remote address) of the selected pair, if any."""
+        return self._selected
+
+    @property
+    def pairs(self) -> list[CandidatePair]:
+        """The current checklist, highest priority first (read-only use)."""
+        return self._checklist.by_priority()
+
+    def is_valid_remote(self, local_address: Address, remote_address: Address) -> bool:
+        """True for the selected pair and for any pair whose check succeeded."""
+        if self._state in (IceState.FAILED, IceState.CLOSED):
+            return False  # consent lost (RFC 7675 §5.1): stop sending
+        key = (normalize_endpoint(local_address), normalize_endpoint(remote_address))
+        if key == self._selected:
+            return True
+        pair = self._checklist.get(key)
+        return pair is not None and pair.state is PairState.SUCCEEDED
+
+    # ------------------------------------------------------------------ API
+
+    def set_controlling(self, controlling: bool) -> None:
+        """Set our role (e.g. from JSEP: the offerer controls)."""
+        if controlling != self._controlling:
+            self._switch_role(controlling)
+
+    def add_local_candidate(self, candidate: Candidate) -> None:
+        """Add a local candidate; host/relay ones are bases, srflx/prflx are pruned."""
+        self._check_open()
+        if candidate.transport.lower() != "udp" or candidate.family is None:
+            self._log(logging.DEBUG, "ignoring local candidate %s", candidate.to_sdp())
+            return
+        if candidate.type in ("srflx", "prflx"):
+            return  # §6.1.2.4: pairs use the base, which the driver added as a host
+        candidate = normalized_candidate(candidate)
+        base = (candidate.address, candidate.port)
+        if any((c.address, c.port) == base for c in self._local_candidates):
+            return
+        if len(self._local_candidates) >= MAX_LOCAL_CANDIDATES:
+            self._log(logging.WARNING, "too many local candidates, ignoring %s", base)
+            return
+        self._local_candidates.append(candidate)
+        for remote in self._remote_candidates:
+            self._checklist.add(candidate, remote, self._controlling)
+        self._schedule_checks()
+
+    def set_remote_credentials(self, ufrag: str, pwd: str, *, lite: bool = False) -> None:
+        """Set the peer's ufrag/pwd. New values after earlier ones mean an ICE restart."""
+        self._check_open()
+        if (ufrag, pwd) == (self._remote_ufrag, self._remote_pwd):
+            self._remote_lite = lite
+            return
+        if self._remote_ufrag is not None:
+            self._log(logging.INFO, "remote ICE restart")
+            self._begin_restart()
+        self._remote_ufrag, self._remote_pwd, self._remote_lite = ufrag, pwd, lite
+        if lite and not self._controlling:
+            self._log(logging.INFO, "remote is ICE-lite: taking the controlling role")
+            self._switch_role(True)
+        if self._remote_eoc:
+            self._start_checking_clock()
+        self._schedule_checks()
+
+    def add_remote_candidate(self, candidate: Candidate | None, now: float) -> None:
+        """Add a (trickled) remote candidate; ``None`` means end-of-candidates."""
+        self._check_open()
+        self._now = now
+        if candidate is None:
+            self._remote_eoc = True
+            if self._remote_ufrag is not None:
+                self._start_checking_clock()
+            self._update_state()
+            return
+        if (
+            candidate.transport.lower() != "udp"
+            or candidate.family is None
+            or candidate.component != 1
+        ):
+            self._log(logging.DEBUG, "ignoring remote candidate %s", candidate.to_sdp())
+            return
+        candidate = normalized_candidate(candidate)
+        address = (candidate.address, candidate.port)
+        for known in self._remote_candidates:
+            if (known.address, known.port) == address:
+                return
+        if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
+            self._log(logging.WARNING, "too many remote candidates, ignoring %s", address)
+            return
+        self._remote_candidates.append(candidate)
+        for local in self._local_candidates:
+            self._checklist.add(local, candidate, self._controlling)
+        self._schedule_checks()
+
+    def restart(self, now: float) -> tuple[str, str]:
+        """ICE restart (RFC 8445 §9): new local ufrag/pwd, returned.
+
+        The selected pair and its consent checks stay up (with the old credentials) until
+        the new generation selects a pair.
+        """
+        self._check_open()
+        self._now = now
+        if self._selected is not None and self._previous_local is None:
+            self._previous_local = (self._local_ufrag, self._local_pwd)
+        self._local_ufrag = self._random_string(8)
+        self._local_pwd = self._random_string(24)
+        self._begin_restart()
+        self._remote_ufrag = self._remote_pwd = None
+        self._remote_lite = False
+        return self._local_ufrag, self._local_pwd
+
+    def close(self) -> None:
+        """Stop for good: state CLOSED, no more datagrams or timers."""
+        if self._state is IceState.CLOSED:
+            return
+        self._outgoing.clear()
+        self._transactions.clear()
+        self._consent_transactions.clear()
+        self._set_state(IceState.CLOSED)
+
+    def _check_open(self) -> None:
+        if self._state is IceState.CLOSED:
+            raise InvalidStateError("the ICE agent is closed")
+
+    # ------------------------------------------------------------------ outputs
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address, Address]]:
+        """Drain (data, local base address, remote address) triples to send."""
+        out = list(self._outgoing)
+        self._outgoing.clear()
+        return out
+
+    def next_event(self) -> IceEvent | None:
+        return self._events.popleft() if self._events else None
+
+    def get_timer(self) -> float | None:
+        """The earliest absolute deadline at which :meth:`handle_timer` must run."""
+        if self._state in (IceState.CLOSED, IceState.FAILED):
+            return None
+        deadlines: list[float] = []
+        if self._next_check_at is not None and self._remote_pwd is not None:
+            deadlines.append(self._next_check_at)
+        retransmit = self._transactions.next_deadline()
+        if retransmit is not None:
+            deadlines.append(retransmit)
+        settle = self._nomination_deadline()
+        if settle is not None:
+            deadlines.append(settle)
+        if self._selected is not None:
+            deadlines.append(self._consent.next_send())
+            deadlines.append(self._consent.expires_at())
+            disconnected = self._consent.disconnected_at()
+            if disconnected is not None and self._state is not IceState.DISCONNECTED:
+                deadlines.append(disconnected)
+        elif self._checking_since is not None:
+            deadlines.append(self._checking_since + CHECKING_TIMEOUT)
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        """Run everything due at ``now``: retransmissions, paced checks, consent."""
+        if self._state in (IceState.CLOSED, IceState.FAILED):
+            return
+        self._now = now
+        self._run_retransmissions(now)
+        if self._next_check_at is not None and now >= self._next_check_at:
+            self._next_check_at = None
+            if self._send_next_check(now):
+                self._next_check_at = now + self._ta
+        self._maybe_nominate(now)
+        self._run_consent(now)
+        if (
+            self._selected is None
+            and self._checking_since is not None
+            and now >= self._checking_since + CHECKING_TIMEOUT
+        ):
+            self._log(logging.INFO, "no candidate pair succeeded in %ss", CHECKING_TIMEOUT)
+            self._fail()
+            return
+        self._update_state()
+
+    # ------------------------------------------------------------------ checklist
+
+    def _has_work(self) -> bool:
+        return bool(self._checklist.triggered) or (
+            not self._checks_done and self._checklist.has_unchecked()
+        )
+
+    def _schedule_checks(self) -> None:
+        if self._next_check_at is None and self._state is not IceState.CLOSED and self._has_work():
+            start = self._now
+            if self._last_check_at is not None:
+                start = max(start, self._last_check_at + self._ta)
+            self._next_check_at = start
+
+    def _start_checking_clock(self) -> None:
+        if self._checking_since is None and self._selected is None:
+            self._checking_since = self._now
+
+    def _send_next_check(self, now: float) -> bool:
+        """Send one triggered or ordinary check; False when there was nothing to send."""
+        if self._remote_pwd is None or self._remote_ufrag is None:
+            return False
+        pair = self._checklist.pop_triggered(self._nominating)
+        if pair is None and not self._checks_done:
+            pair = self._checklist.next_ordinary()
+        if pair is None:
+            return False
+        self._send_check(pair, now)
+        return True
+
+    def _enqueue_triggered(self, key: PairKey, *, front: bool = False) -> None:
+        self._checklist.enqueue_triggered(key, front=front)
+        self._schedule_checks()
+
+    def _request(
+        self, remote_ufrag: str, local_ufrag: str, base: Candidate | None, use_candidate: bool
+    ) -> stun.Message:
+        priority = 0
+        if base is not None:
+            priority = compute_priority("prflx", base.local_preference, base.component)
+        return binding_request(
+            username=f"{remote_ufrag}:{local_ufrag}",
+            priority=priority,
+            controlling=self._controlling,
+            tie_breaker=self._tie_breaker,
+            use_candidate=use_candidate,
+            rng=self._rng,
+        )
+
+    def _send_check(self, pair: CandidatePair, now: float) -> None:
+        assert self._remote_ufrag is not None and self._remote_pwd is not None
+        use_candidate = self._controlling and pair.key == self._nominating
+        message = self._request(self._remote_ufrag, self._local_ufrag, pair.local, use_candidate)
+        data = stun.encode(message, self._remote_pwd.encode(), True)
+        old = self._transactions.get(pair.transaction_id)
+        if old is not None:
+            old.cancel_retransmissions()
+        transaction = StunTransaction(
+            transaction_id=message.transaction_id,
+            data=data,
+            local=pair.local_address,
+            remote=pair.remote_address,
+            remote_pwd=self._remote_pwd,
+            controlling=self._controlling,
+            generation=self._generation,
+            sent_at=now,
+            use_candidate=use_candidate,
+            next_at=now + RTO_INITIAL,
+            expires_at=now + 10.0,
+        )
+        self._transactions.add(transaction)
+        pair.transaction_id = message.transaction_id
+        if pair.state is not PairState.SUCCEEDED:
+            pair.state = PairState.IN_PROGRESS
+        self._outgoing.append((data, pair.local_address, pair.remote_address))
+        self._last_check_at = now
+        if self._checking_since is None and self._selected is None:
+            self._checking_since = now
+        if self._state is IceState.NEW:
+            self._set_state(IceState.CHECKING)
+        self._log(
+            logging.DEBUG,
+            "check %s -> %s%s",
+            pair.local_address,
+            pair.remote_address,
+            " USE-CANDIDATE" if use_candidate else "",
+        )
+
+    def _run_retransmissions(self, now: float) -> None:
+        resend, timed_out = self._transactions.due(now)
+        self._outgoing.extend((t.data, t.local, t.remote) for t in resend)
+        for transaction in timed_out:
+            self._check_timed_out(transaction)
+
+    def _check_timed_out(self, transaction: StunTransaction) -> None:
+        if transaction.generation != self._generation:
+            return
+        pair = self._checklist.get(transaction.pair_key)
+        if pair is None or pair.transaction_id != transaction.transaction_id:
+            return
+        self._log(logging.DEBUG, "check %s -> %s timed out", transaction.local, transaction.remote)
+        pair.transaction_id = None
+        pair.state = PairState.FAILED
+        if self._nominating == pair.key:
+            self._nominating = None
+        self._update_state()
+
+    # ------------------------------------------------------------------ nomination
+
+    def _nomination_deadline(self) -> float | None:
+        if (
+            not self._controlling
+            or self._nominating is not None
+            or self._checks_done
+            or self._first_success_at is None
+            or self._remote_pwd is None
+        ):
+            return None
+        best = self._checklist.best_succeeded()
+        if best is None:
+            return None
+        if self._checklist.pending_above(best.priority):
+            return self._first_success_at + NOMINATION_SETTLE
+        return self._now
+
+    def _maybe_nominate(self, now: float) -> None:
+        deadline = self._nomination_deadline()
+        if deadline is None or now < deadline:
+            return
+        best = self._checklist.best_succeeded()
+        assert best is not None
+        self._log(logging.INFO, "nominating %s -> %s", best.local_address, best.remote_address)
+        self._nominating = best.key
+        self._enqueue_triggered(best.key, front=True)
+
+    def _select(self, pair: CandidatePair, now: float) -> None:
+        key = pair.key
+        if self._selected_generation == self._generation and self._selected is not None:
+            current = self._checklist.get(self._selected)
+            if key == self._selected or (current is not None and current.priority >= pair.priority):
+                return
+        assert self._remote_ufrag is not None and self._remote_pwd is not None
+        previous = self._selected
+        self._selected = key
+        self._selected_generation = self._generation
+        self._consent_creds = (self._remote_ufrag, self._remote_pwd, self._local_ufrag)
+        self._previous_local = None
+        self._consent.start(pair.last_success_at if pair.last_success_at is not None else now)
+        self._checks_done = True
+        self._checking_since = None
+        self._checklist.drop_unchecked()
+        self._log(logging.INFO, "selected %s -> %s", key[0], key[1])
+        if previous != key:
+            self._emit(SelectedPairChanged(key[0], key[1]))
+        if self._state is IceState.DISCONNECTED:
+            self._set_state(IceState.CONNECTED)
+        self._update_state()
+
+    # ------------------------------------------------------------------ consent
+
+    def _run_consent(self, now: float) -> None:
+        if self._selected is None or self._consent_creds is None:
+            return
+        if now >= self._consent.expires_at():
+            self._log(logging.WARNING, "consent expired on %s -> %s", *self._selected)
+            self._fail()
+            return
+        disconnected = self._consent.disconnected_at()
+        if disconnected is not None and now >= disconnected:
+            self._set_state(IceState.DISCONNECTED)
+        if now >= self._consent.next_send():
+            remote_ufrag, remote_pwd, local_ufrag = self._consent_creds
+            local, remote = self._selected
+            base = next((c for c in self._local_candidates if (c.address, c.port) == local), None)
+            message = self._request(remote_ufrag, local_ufrag, base, False)
+            data = stun.encode(message, remote_pwd.encode(), True)
+            self._consent_transactions.add(
+                StunTransaction(
+                    transaction_id=message.transaction_id,
+                    data=data,
+                    local=local,
+                    remote=remote,
+                    remote_pwd=remote_pwd,
+                    controlling=self._controlling,
+                    generation=self._selected_generation,
+                    sent_at=now,
+                    consent=True,
+                    expires_at=now + self._consent.consent_timeout,
+                )
+            )
+            self._consent.on_sent(now)
+            self._outgoing.append((data, local, remote))
+
+    def _consent_response(self, now: float) -> None:
+        self._consent.on_response(now)
+        if self._state is IceState.DISCONNECTED:
+            self._set_state(IceState.CONNECTED)
+            self._update_state()
+
+    # ------------------------------------------------------------------ state
+
+    def _fail(self) -> None:
+        self._transactions.clear()
+        self._consent_transactions.clear()
+        self._next_check_at = None
+        self._checking_since = None
+        self._set_state(IceState.FAILED)
+
+    def _update_state(self) -> None:
+        if self._state in (IceState.CLOSED, IceState.FAILED, IceState.DISCONNECTED):
+            return
+        if self._selected is not None:
+            done = (
+                self._selected_generation == self._generation
+                and self._remote_eoc
+                and self._checklist.all_done()
+            )
+            self._set_state(IceState.COMPLETED if done else IceState.CONNECTED)
+            return
+        if self._remote_eoc and self._state is IceState.CHECKING and self._checklist.all_failed():
+            self._log(logging.INFO, "every candidate pair failed")
+            self._fail()
+
+    def _switch_role(self, controlling: bool) -> None:
+        self._log(logging.INFO, "role -> %s", "controlling" if controlling else "controlled")
+        self._controlling = controlling
+        self._nominating = None
+        self._checklist.set_role(controlling)
+
+    def _begin_restart(self) -> None:
+        """Start a new generation: forget the checklist, keep the selected pair."""
+        if self._selected is not None and self._previous_local is None:
+            self._previous_local = (self._local_ufrag, self._local_pwd)
+        self._generation += 1
+        self._transactions.clear()
+        self._remote_candidates.clear()
+        self._remote_eoc = False
+        self._checklist.clear()
+        self._nominating = None
+        self._first_success_at = None
+        self._checks_done = False
+        self._checking_since = None
+        self._next_check_at = None
+        if self._state is IceState.FAILED:
+            self._selected = None
+            self._consent_creds = None
+            self._previous_local = None
+            self._set_state(IceState.NEW)
+        elif self._state is IceState.COMPLETED:
+            self._set_state(IceState.CONNECTED)
+
+    # ------------------------------------------------------------------ input
+
+    def receive_datagram(
+        self, data: bytes, local_address: Address, remote_address: Address, now: float
+    ) -> None:
+        """Process one received STUN datagram; anything bad is logged and dropped."""
+        if self._state is IceState.CLOSED:
+            return
+        self._now = now
+        try:
+            message = stun.parse_message(data)
+        except StunParseError as exc:
+            self._log(logging.DEBUG, "dropping malformed STUN from %s: %s", remote_address, exc)
+            return
+        if message.method != stun.Method.BINDING:
+            return
+        if message.has(stun.FINGERPRINT) and not stun.verify_fingerprint(data):
+            self._log(logging.DEBUG, "dropping STUN with bad FINGERPRINT from %s", remote_address)
+            return
+        local, remote = normalize_endpoint(local_address), normalize_endpoint(remote_address)
+        if message.message_class is stun.MessageClass.REQUEST:
+            self._handle_request(message, data, local, remote, now)
+        elif message.message_class in (stun.MessageClass.SUCCESS, stun.MessageClass.ERROR):
+            self._handle_response(message, data, local, remote, now)
+
+    def _respond(
+        self,
+        request: stun.Message,
+        local: Address,
+        remote: Address,
+        *,
+        error: int | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        data = binding_response(request.transaction_id, remote, error, key)
+        self._outgoing.append((data, local, remote))
+
+    def _handle_request(
+        self, message: stun.Message, data: bytes, local: Address, remote: Address, now: float
+    ) -> None:
+        username = message.get_str(stun.USERNAME)
+        if username is None or not message.has(stun.MESSAGE_INTEGRITY):
+            self._respond(message, local, remote, error=400)
+            return
+        ours, _, theirs = username.partition(":")
+        current = ours == self._local_ufrag
+        if current:
+            pwd = self._local_pwd
+        elif self._previous_local is not None and ours == self._previous_local[0]:
+            pwd = self._previous_local[1]
+        else:
+            self._log(logging.DEBUG, "unknown USERNAME from %s", remote)
+            self._respond(message, local, remote, error=401)
+            return
+        key = pwd.encode()
+        if not stun.verify_integrity(data, key):
+            self._log(logging.DEBUG, "bad MESSAGE-INTEGRITY from %s", remote)
+            self._respond(message, local, remote, error=401)
+            return
+        if current and self._remote_ufrag is not None and theirs != self._remote_ufrag:
+            if self._consent_creds is None or theirs != self._consent_creds[0]:
+                self._log(logging.DEBUG, "USERNAME %r does not match the remote ufrag", username)
+                self._respond(message, local, remote, error=401)
+                return
+            current = False  # the peer's previous generation: answer only
+        if current:
+            their_controlling = message.get_int(stun.ICE_CONTROLLING)
+            their_controlled = message.get_int(stun.ICE_CONTROLLED)
+            if self._controlling and their_controlling is not None:
+                if self._tie_breaker >= their_controlling:
+                    self._respond(message, local, remote, error=487, key=key)
+                    return
+                self._switch_role(False)
+            elif not self._controlling and their_controlled is not None:
+                if self._tie_breaker >= their_controlled:
+                    self._switch_role(True)
+                else:
+                    self._respond(message, local, remote, error=487, key=key)
+                    return
+        self._respond(message, local, remote, key=key)
+        if current and self._state not in (IceState.FAILED, IceState.CLOSED):
+            self._learn_from_request(message, local, remote, now)
+
+    def _learn_from_request(
+        self, message: stun.Message, local: Address, remote: Address, now: float
+    ) -> None:
+        """§7.3.1.3-§7.3.1.5: peer-reflexive candidate, triggered check, nomination."""
+        base = next((c for c in self._local_candidates if (c.address, c.port) == local), None)
+        if base is None:
+            self._log(logging.DEBUG, "request on unknown local address %s", local)
+            return
+        remote_candidate = next(
+            (c for c in self._remote_candidates if (c.address, c.port) == remote), None
+        )
+        if remote_candidate is None:
+            if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
+                return
+            self._prflx_count += 1
+            remote_candidate = Candidate(
+                foundation=f"prflx{self._prflx_count}",
+                component=1,
+                transport="udp",
+                priority=message.get_int(stun.PRIORITY) or 0,
+                address=remote[0],
+                port=remote[1],
+                type="prflx",
+            )
+            self._log(logging.INFO, "learnt peer-reflexive candidate %s", remote)
+            self._remote_candidates.append(remote_candidate)
+        pair = self._checklist.add(base, remote_candidate, self._controlling)
+        if pair is None:
+            return
+        use_candidate = message.has(stun.USE_CANDIDATE) and not self._controlling
+        if pair.state is PairState.SUCCEEDED:
+            if use_candidate:
+                pair.nominated = True
+                self._select(pair, now)
+            return
+        if use_candidate:
+            pair.nominate_on_success = True
+        pair.state = PairState.WAITING
+        self._enqueue_triggered(pair.key)
+
+    def _handle_response(
+        self, message: stun.Message, data: bytes, local: Address, remote: Address, now: float
+    ) -> None:
+        tid = message.transaction_id
+        transaction = self._transactions.get(tid) or self._consent_transactions.get(tid)
+        if transaction is None:
+            return
+        if not stun.verify_integrity(data, transaction.remote_pwd.encode()):
+            self._log(logging.DEBUG, "dropping response with bad integrity from %s", remote)
+            return
+        if (local, remote) != transaction.pair_key:
+            self._log(logging.DEBUG, "dropping response from unexpected address %s", remote)
+            return
+        self._transactions.pop(tid)
+        self._consent_transactions.pop(tid)
+        success = message.message_class is stun.MessageClass.SUCCESS
+        if success and transaction.pair_key == self._selected:
+            self._consent_response(now)
+        if transaction.consent or transaction.generation != self._generation:
+            return
+        pair = self._checklist.get(transaction.pair_key)
+        if pair is None:
+            return
+        if pair.transaction_id == tid:
+            pair.transaction_id = None
+        if not success:
+            error = message.error_code
+            if error is not None and error.code == 487:
+                if transaction.controlling == self._controlling:
+                    self._switch_role(not self._controlling)
+                if pair.state is not PairState.SUCCEEDED:
+                    pair.state = PairState.WAITING
+                self._enqueue_triggered(pair.key)
+            else:
+                pair.state = PairState.FAILED
+                if self._nominating == pair.key:
+                    self._nominating = None
+            self._update_state()
+            return
+        pair.last_success_at = now
+        if pair.state is not PairState.SUCCEEDED:
+            pair.state = PairState.SUCCEEDED
+            if self._first_success_at is None:
+                self._first_success_at = now
+            self._checklist.unfreeze(pair.foundation)
+            self._schedule_checks()
+        if transaction.use_candidate and self._controlling:
+            pair.nominated = True
+            self._nominating = None
+            self._select(pair, now)
+        elif not self._controlling and pair.nominate_on_success:
+            pair.nominated = True
+            self._select(pair, now)
+        self._maybe_nominate(now)
+        self._update_state()

@@ -1,0 +1,41 @@
+"""ICE states and events (W3C RTCIceTransportState; RFC 8445 §8.1 selected pair)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from ..stun import Address
+
+__all__ = ["IceEvent", "IceState", "IceStateChanged", "SelectedPairChanged"]
+
+
+class IceState(enum.Enum):
+    """ICE transport states (W3C RTCIceTransportState)."""
+
+    NEW = "new"
+    CHECKING = "checking"
+    CONNECTED = "connected"
+    COMPLETED = "completed"
+    DISCONNECTED = "disconnected"
+    FAILED = "failed"
+    CLOSED = "closed"
+
+
+class IceEvent:
+    """Base class of ICE events."""
+
+    __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class IceStateChanged(IceEvent):
+    state: IceState
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedPairChanged(IceEvent):
+    """Send on ``local_address`` (a base) to ``remote_address`` from now on."""
+
+    local_address: Address
+    remote_address: Address
