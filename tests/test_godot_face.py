@@ -393,3 +393,15 @@ async def test_failed_initialize_does_not_fall_back_to_defaults() -> None:
         assert pc.create_offer() is Error.ERR_UNCONFIGURED
         assert pc.initialize(LOOPBACK) is Error.OK
         assert pc.create_data_channel("x") is not None
+
+
+def test_set_default_extension_accepts_a_class_name_like_godot() -> None:
+    class NamedBackend(WebRTCPeerConnectionExtension):
+        pass
+
+    WebRTCPeerConnection.set_default_extension("NamedBackend")
+    assert type(WebRTCPeerConnection()) is NamedBackend
+    WebRTCPeerConnection.set_default_extension("NoSuchBackend")  # logged, ignored
+    assert type(WebRTCPeerConnection()) is NamedBackend
+    WebRTCPeerConnection.set_default_extension(None)
+    assert type(WebRTCPeerConnection()) is WebRTCPeerConnection

@@ -191,9 +191,20 @@ class WebRTCPeerConnection(GodotObject):
         self._initialize_called = False
 
     @staticmethod
-    def set_default_extension(extension_class: type[WebRTCPeerConnection] | None) -> None:
+    def set_default_extension(extension_class: type[WebRTCPeerConnection] | str | None) -> None:
         """Make later ``WebRTCPeerConnection()`` calls construct ``extension_class`` (a
-        :class:`WebRTCPeerConnectionExtension` subclass); ``None`` restores the default."""
+        :class:`WebRTCPeerConnectionExtension` subclass, or its class name as Godot's
+        ``StringName``); ``None`` restores the default."""
+        if isinstance(extension_class, str):
+            name = extension_class
+            extension_class = _extension_by_name(name)
+            if extension_class is None:
+                logger.error(
+                    "[WebRTCPeerConnection] set_default_extension: no "
+                    "WebRTCPeerConnectionExtension subclass is named %r",
+                    name,
+                )
+                return
         if extension_class is not None and not (
             isinstance(extension_class, type)
             and issubclass(extension_class, WebRTCPeerConnectionExtension)
@@ -302,6 +313,22 @@ class WebRTCPeerConnection(GodotObject):
 
     def get_signaling_state(self) -> WebRTCPeerConnection.SignalingState:
         return self._impl_get_signaling_state()
+
+    def get_stats(self) -> dict[str, Any]:
+        """Not in Godot: a snapshot of states and counters as a dictionary (see
+        :class:`trio_webrtc.stats.PeerConnectionStats`); empty before ``initialize()``."""
+        from ..stats import collect_stats
+
+        session = self._session
+        if session is None:
+            return {}
+        driver = session.driver
+        return collect_stats(
+            session.core,
+            timestamp=trio.current_time(),
+            datagrams_sent=driver.datagrams_sent,
+            datagrams_received=driver.datagrams_received,
+        ).to_dict()
 
     def initialize(self, configuration: Mapping[str, Any] | None = None) -> Error:
         """(Re)initialise: close any previous connection and start afresh in STATE_NEW.
@@ -607,3 +634,14 @@ class WebRTCPeerConnectionExtension(WebRTCPeerConnection):
 
     def set_remote_description(self, type: str, sdp: str) -> Error:
         return Error(self._set_remote_description(type, sdp))
+
+
+def _extension_by_name(name: str) -> type[WebRTCPeerConnection] | None:
+    """The WebRTCPeerConnectionExtension subclass with this class name, if one exists."""
+    pending: list[type[WebRTCPeerConnection]] = [WebRTCPeerConnectionExtension]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return None
