@@ -5,6 +5,12 @@ threads, no globals. The receive task drains every datagram that is ready (up to
 limit) before flushing, so a burst of DATA gets one SACK. ``flush()`` is synchronous and
 may be called from any task (a ``send`` on a channel, a Godot ``put_packet``): it sends what
 the core has, dispatches the core's events to the owner's callback, and re-arms the timer.
+
+Bundling. ``flush_soon(nbytes)`` is what a channel send calls instead: when nothing is in
+flight it flushes at once (a lone message goes out without delay), and when a full bundle's
+worth is waiting too; otherwise a flusher task flushes after the sending tasks have had a
+few more scheduling rounds to queue messages, so a stream of small messages leaves in full
+SCTP packets (RFC 9260 §6.10) instead of one packet (and one SACK) per message.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any, Protocol
 import trio
 
 from ._netif import local_addresses
+from ._turn_streams import IceServerIO
 from .config import Configuration
 from .core import PeerConnectionCore
 
@@ -34,6 +41,8 @@ Address = tuple[str, int]
 _RECEIVE_BURST = 512
 _MAX_PENDING_DATAGRAMS = 8192
 _SOCKET_BUFFER = 4 << 20
+_BUNDLE_BYTES = 16 << 10  # flush at once when this much user data is waiting
+_MAX_DEFER_ROUNDS = 32  # scheduling rounds a deferred flush waits for more data at most
 
 
 class DatagramSocket(Protocol):
@@ -135,6 +144,8 @@ class CoreDriver:
     ) -> None:
         self.core = core
         self._on_event = on_event
+        # STUN/TURN helpers (name resolution, TURN over TCP/TLS): only with ICE servers.
+        self._ice_io = IceServerIO(core, self.flush) if core.configuration.ice_servers else None
         self._sockets: dict[Address, DatagramSocket] = {}
         for sock in sockets:
             local = sock.getsockname()[:2]
@@ -147,6 +158,9 @@ class CoreDriver:
         self._timer_scope: trio.CancelScope | None = None
         self._closed = False
         self._dispatching = False
+        self._unflushed = 0  # user bytes queued since the last flush
+        self._flush_pending = False
+        self._flush_wakeup = trio.Event()
         self.datagrams_sent = 0
         self.datagrams_received = 0
 
@@ -161,7 +175,10 @@ class CoreDriver:
                 for local, sock in self._sockets.items():
                     nursery.start_soon(self._receive_task, sock, local)
                 nursery.start_soon(self._writer_task)
+                nursery.start_soon(self._flusher_task)
                 nursery.start_soon(self._timer_task)
+                if self._ice_io is not None:
+                    nursery.start_soon(self._ice_io.run)
                 task_status.started()
         finally:
             self._close_sockets()
@@ -208,6 +225,23 @@ class CoreDriver:
                         queue.popleft()
                         self.datagrams_sent += 1
 
+    async def _flusher_task(self) -> None:
+        while True:
+            await self._flush_wakeup.wait()
+            self._flush_wakeup = trio.Event()
+            rounds = 0
+            idle = 0
+            while self._flush_pending and rounds < _MAX_DEFER_ROUNDS:
+                seen = self._unflushed
+                await trio.lowlevel.checkpoint()  # let the senders queue more
+                rounds += 1
+                # Two quiet rounds in a row: trio runs a round's tasks in either order.
+                idle = idle + 1 if self._unflushed == seen else 0
+                if idle >= 2:
+                    break  # nobody is adding: send now
+            if self._flush_pending:
+                self.flush()
+
     async def _timer_task(self) -> None:
         core = self.core
         while True:
@@ -228,10 +262,27 @@ class CoreDriver:
 
     # ------------------------------------------------------------------ flush
 
+    def flush_soon(self, nbytes: int = 0) -> None:
+        """``nbytes`` of user data were queued (0: e.g. a read reopened the window): flush
+        now if nothing is in flight or a bundle is full, else soon (see the module doc)."""
+        if self._closed:
+            return
+        self._unflushed += nbytes
+        if self._unflushed >= _BUNDLE_BYTES or (
+            nbytes and not self._flush_pending and not self.core.has_data_in_flight()
+        ):
+            self.flush()
+            return
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._flush_wakeup.set()
+
     def flush(self) -> None:
         """Send everything the core has, dispatch its events, re-arm the timer."""
         if self._closed:
             return
+        self._unflushed = 0
+        self._flush_pending = False
         core = self.core
         now = trio.current_time()
         sockets = self._sockets
@@ -239,6 +290,8 @@ class CoreDriver:
         for data, local, remote in core.datagrams_to_send(now):
             sock = sockets.get(local)
             if sock is None:
+                if self._ice_io is not None:  # a TURN stream's pseudo local address
+                    self._ice_io.send(local, data)
                 continue
             queue = self._pending[sock]
             if queue:

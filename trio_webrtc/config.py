@@ -3,7 +3,8 @@
 Implements the ``stun:``/``turn:``/``turns:`` URI grammar of RFC 7064 §3.1 and
 RFC 7065 §3.1 and the keys Godot's ``WebRTCPeerConnection.initialize()`` accepts
 (``iceServers`` with ``urls``, ``username``, ``credential``), plus libdatachannel's
-``bindAddress``, ``portRangeBegin`` and ``portRangeEnd``.
+``bindAddress``, ``portRangeBegin`` and ``portRangeEnd``, and ``turnTlsCaFile`` (a PEM
+CA bundle to verify ``turns:`` servers with, e.g. a test server's self-signed certificate).
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ class Configuration:
     mtu: int = 1200
     max_message_size: int = 262144
     ice_transport_policy: str = "all"
+    turn_tls_ca_file: str | None = None
+    """PEM file of CA certificates for ``turns:`` servers (default: the system roots)."""
 
     @classmethod
     def from_dict(cls, config: Mapping[str, object] | None) -> Configuration:
@@ -99,7 +102,7 @@ class Configuration:
             return cls()
         known = {
             "iceServers", "bindAddress", "portRangeBegin", "portRangeEnd",
-            "mtu", "maxMessageSize", "iceTransportPolicy",
+            "mtu", "maxMessageSize", "iceTransportPolicy", "turnTlsCaFile",
         }  # fmt: skip
         unknown = set(config) - known
         if unknown:
@@ -148,7 +151,16 @@ class Configuration:
         policy = str(config.get("iceTransportPolicy", "all"))
         if policy not in ("all", "relay"):
             raise ValueError("iceTransportPolicy must be 'all' or 'relay'")
-        return cls(tuple(servers), bind_address, port_range, mtu, max_message_size, policy)
+        ca_file = config.get("turnTlsCaFile")
+        return cls(
+            tuple(servers),
+            bind_address,
+            port_range,
+            mtu,
+            max_message_size,
+            policy,
+            turn_tls_ca_file=None if ca_file is None else str(ca_file),
+        )
 
 
 def _as_int(value: object, name: str) -> int:

@@ -34,6 +34,7 @@ from .dtls import (
     HandshakeCompleted,
 )
 from .errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
+from .gathering import IceGathering, StreamTarget
 from .ice import Candidate, IceAgent, IceState, IceStateChanged, SelectedPairChanged
 from .jsep import (
     LocalParameters,
@@ -71,6 +72,7 @@ logger = logging.getLogger("trio_webrtc.core")
 Address = tuple[str, int]
 
 _MAX_EARLY_DTLS = 16
+_ICE_UNUSABLE = (IceState.FAILED, IceState.CLOSED)
 
 
 class ConnectionState(enum.IntEnum):
@@ -196,16 +198,25 @@ class PeerConnectionCore:
         self.certificate = certificate or Certificate.default()
         self._rng = rng or random.Random(secrets.randbits(64))
         self.log_prefix = log_prefix
-        self.ice = IceAgent(controlling=True, rng=self._rng, log_prefix=log_prefix)
-        self._signaling = SignalingStateMachine()
+        # Ta 5 ms: the lowest RFC 8445 §14.2 allows; 50 ms made setup wait for the
+        # nomination check (paced behind the first check) on every connection.
+        self.ice = IceAgent(controlling=True, rng=self._rng, log_prefix=log_prefix, ta=0.005)
+        # JSEP, DTLS, SCTP and the channel manager prepend their prefix verbatim.
+        self._layer_prefix = f"[{log_prefix}] "
+        self._signaling = SignalingStateMachine(log_prefix=self._layer_prefix)
         self._sctp_proxy = _LazySctp()
-        self.channels = dcep.ChannelManager(self._sctp_proxy, log_prefix=log_prefix)
+        self.channels = dcep.ChannelManager(self._sctp_proxy, log_prefix=self._layer_prefix)
         self.dtls: DtlsTransport | None = None
         self.sctp: SctpAssociation | None = None
         self.connection_state = ConnectionState.NEW
         self.gathering_state = GatheringState.NEW
         self._events: deque[object] = deque()
         self._host_addresses: list[Address] = []
+        # STUN/TURN gathering and relaying (gathering.py); the two dicts are its tables
+        # for the one-lookup demultiplexing and wrapping tests on the data path.
+        self._gathering = IceGathering(self.configuration, rng=self._rng, log_prefix=log_prefix)
+        self._server_routes = self._gathering.server_routes
+        self._relays = self._gathering.relays
         self._local_candidates: list[str] = []
         self._local: DataChannelDescription | None = None
         self._remote: DataChannelDescription | None = None
@@ -243,8 +254,11 @@ class PeerConnectionCore:
         self._host_addresses.append(address)
         if self.gathering_state is not GatheringState.NEW:
             self._gather_host(address)
+            self._gathering.add_base(address)
 
     def _gather_host(self, address: Address) -> None:
+        if self.configuration.ice_transport_policy == "relay":
+            return  # only relayed candidates are signalled and paired
         index = self._host_addresses.index(address)
         local_preference = 65535 - index
         priority = (126 << 24) + (local_preference << 8) + 255
@@ -269,16 +283,72 @@ class PeerConnectionCore:
             return "0", 0
         return description.mid, description.mline_index
 
-    def _start_gathering(self) -> None:
+    def _start_gathering(self, now: float) -> None:
         if self.gathering_state is not GatheringState.NEW:
             return
         self._set_gathering_state(GatheringState.GATHERING)
         for address in self._host_addresses:
             self._gather_host(address)
-        # Server-reflexive and relay candidates are gathered by the driver's helpers and
-        # reported through add_host_address-like calls; with none configured we are done.
-        if not self.configuration.ice_servers:
+        # Server-reflexive and relayed candidates follow as the servers answer.
+        self._gathering.start(self._host_addresses, now)
+        self._drain_gathering()
+
+    def _drain_gathering(self) -> None:
+        """Signal new server-reflexive/relayed candidates; end-of-candidates when done."""
+        gathering = self._gathering
+        while (candidate := gathering.next_candidate()) is not None:
+            if candidate.type == "relay" and not self._closed:
+                self.ice.add_local_candidate(candidate)
+            if self.gathering_state is GatheringState.COMPLETE:
+                continue  # too late to signal: the peer learns it as peer-reflexive
+            value = candidate.to_sdp()
+            self._local_candidates.append(value)
+            mid, index = self._candidate_mid()
+            self._events.append(LocalCandidate(value, mid, index))
+        if gathering.complete and self.gathering_state is GatheringState.GATHERING:
             self.end_of_local_candidates()
+
+    # The driver's side of gathering: name resolution and TURN over TCP/TLS streams.
+
+    def ice_server_hosts_to_resolve(self) -> list[str]:
+        """Host names in STUN/TURN URLs; the driver resolves them and calls
+        :meth:`ice_server_resolved` (tests use IP literals: nothing to resolve)."""
+        return self._gathering.hosts_to_resolve()
+
+    def ice_server_resolved(self, host: str, addresses: list[str], now: float) -> None:
+        """``host`` resolved to ``addresses`` (IP strings; empty when it failed)."""
+        if not self._closed:
+            self._gathering.resolved(host, addresses, now)
+            self._drain_gathering()
+
+    def turn_stream_target(self, key: Address) -> StreamTarget | None:
+        """Where the pseudo local address ``key`` (from :meth:`datagrams_to_send`) must
+        connect: a TURN server over TCP or TLS; None for unknown keys."""
+        return self._gathering.stream_target(key)
+
+    def receive_turn_stream(self, key: Address, data: bytes, now: float) -> None:
+        """Bytes received on the TURN stream ``key``."""
+        if self._closed:
+            return
+        relayed = self._gathering.receive_stream(key, data, now)
+        self._drain_gathering()
+        for payload, local, peer in relayed:
+            self.receive_datagram(payload, local, peer, now)
+
+    def turn_stream_failed(self, key: Address, reason: str, now: float) -> None:
+        """The TURN stream ``key`` could not connect or broke."""
+        self._gathering.stream_failed(key, reason, now)
+        self._drain_gathering()
+
+    def restart_ice(self, now: float) -> None:
+        """ICE restart (RFC 8445 §9, RFC 9429 §4.1.8): new local ufrag/pwd, which the next
+        :meth:`create_offer` carries. The selected pair keeps DTLS and SCTP going until the
+        new generation selects one; the gathered candidates are signalled again in the
+        offer (they are the same transport addresses)."""
+        self._check_open()
+        ufrag, _ = self.ice.restart(now)
+        self._log(logging.INFO, "local ICE restart (new ufrag %s)", ufrag)
+        self._process(now)
 
     def end_of_local_candidates(self) -> None:
         """Gathering finished: signal end-of-candidates and GATHERING_STATE_COMPLETE."""
@@ -330,8 +400,14 @@ class PeerConnectionCore:
         ):
             raise InvalidStateError(f"cannot create an answer in {self.signaling_state.name}")
         assert self._remote_offer is not None
-        params = self._local_parameters("active", self._remote_offer_mid)
+        params = self._local_parameters(self._setup("active"), self._remote_offer_mid)
         return create_answer(self._remote_offer, params).serialize()
+
+    def _setup(self, initial: str) -> str:
+        """a=setup for a new offer/answer: once DTLS runs, keep its role (RFC 8842 §5.5)."""
+        if self.dtls is None:
+            return initial
+        return "active" if self.dtls.is_client else "passive"
 
     _remote_offer: SessionDescription | None = None
     _remote_offer_mid: str = "0"
@@ -351,7 +427,7 @@ class PeerConnectionCore:
             self._pending_local = None
             if self._pending_remote is not None:
                 self._remote, self._pending_remote = self._pending_remote, None
-        self._start_gathering()
+        self._start_gathering(now)
         self._maybe_start_transports(now)
 
     def set_remote_description(self, sdp_type: str, sdp: str, now: float) -> None:
@@ -382,6 +458,8 @@ class PeerConnectionCore:
                 self._local, self._pending_local = self._pending_local, None
         if description.ice_lite:
             self.ice.set_controlling(True)
+        if restart and kind is SdpType.OFFER:
+            self.ice.restart(now)  # RFC 8445 §9: the answerer takes new credentials too
         self.ice.set_remote_credentials(
             description.ice_ufrag, description.ice_pwd, lite=description.ice_lite
         )
@@ -441,7 +519,7 @@ class PeerConnectionCore:
             is_client=is_client,
             remote_fingerprints=self._remote.fingerprints,
             mtu=self.configuration.mtu,
-            log_prefix=self.log_prefix,
+            log_prefix=self._layer_prefix,
         )
         self.channels.set_dtls_role(is_client)
         if not is_client:
@@ -480,16 +558,36 @@ class PeerConnectionCore:
         """Demultiplex one datagram (RFC 7983 §7) and feed the layer it belongs to."""
         if self._closed or not data:
             return
+        if self._server_routes and remote in self._server_routes:
+            unwrapped = self._gathering.receive_from_server(data, local, remote, now)
+            if unwrapped is not None:  # a STUN/TURN server's answer, or relayed data
+                self._drain_gathering()
+                for payload, relayed, peer in unwrapped:
+                    self.receive_datagram(payload, relayed, peer, now)
+                return
         first = data[0]
         if first < 4:
             self.ice.receive_datagram(data, local, remote, now)
             self._process(now)
         elif 20 <= first < 64:
             dtls = self.dtls
-            if dtls is None or not self.ice.is_valid_remote(local, remote):
+            if dtls is None:
                 self._early_dtls.append((data, local, remote))
                 return
-            self._dtls_route = (local, remote)
+            route = self._dtls_route
+            # Fast path: the route we last validated, while it is still the selected pair
+            # (is_valid_remote normalizes both addresses: too slow to do per datagram).
+            if (
+                route is None
+                or route[1] != remote
+                or route[0] != local
+                or route != self.ice.selected_pair
+                or self.ice.state in _ICE_UNUSABLE
+            ):
+                if not self.ice.is_valid_remote(local, remote):
+                    self._early_dtls.append((data, local, remote))
+                    return
+                self._dtls_route = (local, remote)
             dtls.receive_datagram(data, now)
             self._process(now)
         else:
@@ -500,7 +598,7 @@ class PeerConnectionCore:
         out = self.ice.datagrams_to_send(now)
         dtls = self.dtls
         if dtls is None:
-            return out
+            return self._relay_outgoing(out, now) if self._gathering.has_servers else out
         sctp = self.sctp
         if sctp is not None and dtls.state.name == "CONNECTED":
             for packet in sctp.datagrams_to_send(now):
@@ -512,7 +610,35 @@ class PeerConnectionCore:
             if route is not None:
                 local, remote = route
                 out.extend((record, local, remote) for record in records)
+        return self._relay_outgoing(out, now) if self._gathering.has_servers else out
+
+    def _relay_outgoing(
+        self, out: list[tuple[bytes, Address, Address]], now: float
+    ) -> list[tuple[bytes, Address, Address]]:
+        """Wrap what is sent from relayed addresses for its TURN server; add the STUN and
+        TURN requests of gathering."""
+        relays = self._relays
+        gathering = self._gathering
+        if relays:
+            wrapped: list[tuple[bytes, Address, Address]] = []
+            for data, local, remote in out:
+                if local in relays:
+                    item = gathering.wrap(data, local, remote, now)
+                    if item is not None:
+                        wrapped.append(item)
+                else:
+                    wrapped.append((data, local, remote))
+            out = wrapped
+        if self._closed and not gathering.closed:
+            gathering.close(now)  # after wrapping the last records: Refresh lifetime 0
+        out.extend(gathering.datagrams_to_send(now))
         return out
+
+    def has_data_in_flight(self) -> bool:
+        """True while sent DATA awaits acknowledgement: a driver may then hold a small
+        send back for a moment to bundle it with the next ones (RFC 9260 §6.10)."""
+        sctp = self.sctp
+        return sctp is not None and sctp.has_outstanding_data
 
     def get_timer(self) -> float | None:
         timers = [self.ice.get_timer()]
@@ -520,6 +646,8 @@ class PeerConnectionCore:
             timers.append(self.dtls.get_timer())
         if self.sctp is not None:
             timers.append(self.sctp.get_timer())
+        if self._gathering.has_servers:
+            timers.append(self._gathering.get_timer())
         deadlines = [t for t in timers if t is not None]
         return min(deadlines) if deadlines else None
 
@@ -530,6 +658,12 @@ class PeerConnectionCore:
             deadline = layer.get_timer()
             if deadline is not None and deadline <= now:
                 layer.handle_timer(now)
+        gathering = self._gathering
+        if gathering.has_servers:
+            deadline = gathering.get_timer()
+            if deadline is not None and deadline <= now:
+                gathering.handle_timer(now)
+                self._drain_gathering()
         self._process(now)
 
     def next_event(self) -> object | None:
@@ -581,7 +715,13 @@ class PeerConnectionCore:
                     self._update_connection_state()
                     sctp = self._start_sctp(dtls, now)
                 elif isinstance(dtls_event, DtlsFailed):
-                    self._log(logging.WARNING, "DTLS failed: %s", dtls_event.reason)
+                    self._log(
+                        logging.WARNING,
+                        "DTLS failed: %s%s",
+                        dtls_event.reason,
+                        _explain_dtls_failure(dtls_event.reason),
+                    )
+                    self.failure_reason = f"DTLS failed: {dtls_event.reason}"
                     self.channels.on_association_closed()
                     self._update_connection_state()
                 elif isinstance(dtls_event, DtlsClosed):
@@ -593,6 +733,8 @@ class PeerConnectionCore:
         self._drain_channel_events()
 
     _closed_by_peer = False
+    #: Why the connection went FAILED (ICE or DTLS), for logs and exceptions.
+    failure_reason: str | None = None
 
     def _start_sctp(self, dtls: DtlsTransport, now: float) -> SctpAssociation:
         """DTLS is up: start the association, with packets sized to fit one record."""
@@ -608,7 +750,7 @@ class PeerConnectionCore:
             max_receive_message_size=max_message or receive_window,
             receive_window=receive_window,
             rng=self._rng,
-            log_prefix=self.log_prefix,
+            log_prefix=self._layer_prefix,
         )
         self._sctp_proxy.attach(self.sctp)
         self.sctp.start(now)
@@ -669,6 +811,11 @@ class PeerConnectionCore:
             dtls_state = self.dtls.state.name if self.dtls is not None else "NEW"
             if ice_state is IceState.FAILED or dtls_state == "FAILED":
                 state = ConnectionState.FAILED
+                if ice_state is IceState.FAILED and self.failure_reason is None:
+                    self.failure_reason = (
+                        "ICE failed: no candidate pair answered connectivity checks "
+                        "(are the candidates signaled both ways and the peer reachable?)"
+                    )
             elif ice_state is IceState.DISCONNECTED:
                 state = ConnectionState.DISCONNECTED
             elif ice_state in (IceState.CONNECTED, IceState.COMPLETED) and (
@@ -683,10 +830,24 @@ class PeerConnectionCore:
 
     def _set_connection_state(self, state: ConnectionState) -> None:
         if state is not self.connection_state:
-            self._log(logging.INFO, "connection state %s", state.name)
+            if state is ConnectionState.FAILED:
+                self._log(logging.WARNING, "connection state FAILED: %s", self.failure_reason)
+            else:
+                self._log(logging.INFO, "connection state %s", state.name)
             self.connection_state = state
             self._events.append(ConnectionStateChanged(state))
             if state is ConnectionState.FAILED:
                 # Nothing can be delivered any more: every channel is CLOSED now.
                 self.channels.on_association_closed()
                 self._drain_channel_events()
+
+
+def _explain_dtls_failure(reason: str) -> str:
+    """A hint to append to a DTLS failure reason in the log."""
+    if "fingerprint" in reason:
+        return " (the peer's certificate does not match the a=fingerprint in its SDP)"
+    if "alert" in reason:
+        return " (the peer sent this DTLS alert: it rejected our certificate or parameters)"
+    if "timeout" in reason:
+        return " (no answer from the peer's DTLS: is it reachable on the selected pair?)"
+    return ""

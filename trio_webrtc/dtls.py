@@ -407,7 +407,13 @@ class DtlsTransport:
         """Process one UDP datagram (one or more records). Never raises for bad input."""
         if self._state is _CONNECTED and data and data[0] == CONTENT_APPLICATION_DATA:
             self._ssl.bio_write(data)
-            self._read_application_data()
+            size = len(data)
+            if size > _RECORD_HEADER_SIZE and size == _RECORD_HEADER_SIZE + (
+                (data[11] << 8) | data[12]
+            ):
+                self._read_one_record()  # the usual case: one record per datagram
+            else:
+                self._read_application_data()
             return
         self._receive_slow(data, now)
 
@@ -500,6 +506,23 @@ class DtlsTransport:
         return self._ssl.export_keying_material(label, length, context)
 
     # --- receiving --------------------------------------------------------------------
+
+    def _read_one_record(self) -> None:
+        """Read the datagram's only record: one ``recv``, not a second one that fails."""
+        try:
+            data = self._ssl.recv(_RECV_SIZE)
+        except SSL.WantReadError:
+            return  # dropped by OpenSSL (replay, bad MAC): nothing to deliver
+        except SSL.ZeroReturnError:
+            self._on_close_notify()
+            return
+        except SSL.Error as exc:
+            self._fail(f"record layer error: {_describe(exc)}")
+            return
+        if len(self._events) < _MAX_PENDING_DATA:
+            self._events.append(ApplicationData(data))
+        else:
+            self._dropped_data += 1
 
     def _read_application_data(self) -> None:
         recv = self._ssl.recv

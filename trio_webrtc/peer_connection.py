@@ -31,9 +31,10 @@ from .core import (
     LocalCandidate,
     PeerConnectionCore,
 )
-from .errors import ConnectionFailedError, InvalidStateError
+from .errors import ConnectionFailedError, InvalidStateError, MessageTooLargeError
 
 if TYPE_CHECKING:
+    from .stats import PeerConnectionStats
     from .testing import MemoryNetwork
 
 __all__ = ["DataChannel", "IceCandidate", "PeerConnection", "connect_pair"]
@@ -146,18 +147,38 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         """
         if not isinstance(value, (bytes, bytearray, memoryview, str)):
             raise TypeError("a data channel carries bytes or str")
-        async with self._send_lock:
+        lock = self._send_lock
+        if (
+            not lock.locked()
+            and self._info.state is dcep.ChannelState.OPEN
+            and self.buffered_amount <= self.high_water
+        ):
+            # Fast path (nothing to wait for): one cancel point before and one schedule
+            # point after, as trio's own channels do, instead of the lock's round trip.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            self._check_sendable()
+            self._queue(value)
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        async with lock:
             if self.state is dcep.ChannelState.CONNECTING:
                 await self.wait_open()
             self._check_sendable()
             if self.buffered_amount > self.high_water:
                 await self.wait_buffered_amount_low(self.high_water // 2)
                 self._check_sendable()
-            data = value if isinstance(value, str) else bytes(value)
-            pc = self._pc
-            pc._core.send(self._info.key, data, trio.current_time())
-            pc._flush()
+            self._queue(value)
         await trio.lowlevel.checkpoint()
+
+    def _queue(self, value: bytes | bytearray | memoryview | str) -> None:
+        data = value if isinstance(value, str) else bytes(value)
+        pc = self._pc
+        try:
+            pc._core.send(self._info.key, data, trio.current_time())
+        except MessageTooLargeError as exc:
+            logger.warning("[%s] channel %r: %s; nothing sent", pc.name, self.label, exc)
+            raise
+        pc._flush_soon(len(data) or 1)
 
     def _check_sendable(self) -> None:
         if self._closed_locally:
@@ -177,7 +198,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         message, nbytes = self._messages.popleft()
         self.last_was_string = isinstance(message, str)
         self._pc._core.message_read(nbytes)
-        self._pc._flush()
+        self._pc._flush_soon(0)
         return message
 
     def receive_nowait(self) -> bytes | str:
@@ -187,7 +208,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         message, nbytes = self._messages.popleft()
         self.last_was_string = isinstance(message, str)
         self._pc._core.message_read(nbytes)
-        self._pc._flush()
+        self._pc._flush_soon(0)
         return message
 
     def close(self) -> None:
@@ -305,6 +326,10 @@ class PeerConnection:
         if self._driver is not None:
             self._driver.flush()
 
+    def _flush_soon(self, nbytes: int) -> None:
+        if self._driver is not None:
+            self._driver.flush_soon(nbytes)
+
     def _require_running(self) -> None:
         if self._driver is None:
             raise InvalidStateError("use the PeerConnection inside 'async with'")
@@ -329,6 +354,18 @@ class PeerConnection:
     def local_addresses(self) -> list[tuple[str, int]]:
         return [] if self._driver is None else self._driver.local_addresses
 
+    def get_stats(self) -> PeerConnectionStats:
+        """A frozen snapshot of states, counters, the selected pair and SCTP's RTT."""
+        from .stats import collect_stats
+
+        driver = self._driver
+        return collect_stats(
+            self._core,
+            timestamp=trio.current_time(),
+            datagrams_sent=0 if driver is None else driver.datagrams_sent,
+            datagrams_received=0 if driver is None else driver.datagrams_received,
+        )
+
     async def _wait_for(self, predicate: object) -> None:
         assert callable(predicate)
         while not predicate():
@@ -347,7 +384,11 @@ class PeerConnection:
             )
         )
         if self.connection_state is not ConnectionState.CONNECTED:
-            raise ConnectionFailedError(f"connection {self.connection_state.name}")
+            reason = self._core.failure_reason
+            detail = f": {reason}" if reason else ""
+            raise ConnectionFailedError(
+                f"{self.name}: connection {self.connection_state.name}{detail}"
+            )
 
     # ------------------------------------------------------------- signaling
 
@@ -395,6 +436,14 @@ class PeerConnection:
         self._core.add_remote_candidate(candidate, sdp_mid, sdp_mline_index, trio.current_time())
         self._flush()
         await trio.lowlevel.checkpoint()
+
+    def restart_ice(self) -> None:
+        """ICE restart (RFC 8445 §9): new local ICE credentials, which the next
+        :meth:`create_offer` carries; channels keep flowing on the current pair meanwhile,
+        over the same DTLS and SCTP."""
+        self._require_running()
+        self._core.restart_ice(trio.current_time())
+        self._flush()
 
     async def local_candidates(self) -> AsyncIterator[IceCandidate]:
         """Yield our candidates as they are gathered, ending after end-of-candidates."""

@@ -259,6 +259,11 @@ class SctpAssociation:
     def buffered_amount(self, stream_id: int) -> int:
         return self._outbound.buffered.get(stream_id, 0)
 
+    @property
+    def has_outstanding_data(self) -> bool:
+        """DATA was sent and is not yet acknowledged (drivers bundle sends meanwhile)."""
+        return self._outbound.has_outstanding
+
     def set_buffered_amount_low_threshold(self, stream_id: int, threshold: int) -> None:
         if threshold < 0:
             raise LocalProtocolError("threshold must not be negative")

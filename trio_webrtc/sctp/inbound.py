@@ -137,8 +137,11 @@ class Inbound:
             self.sack_now = True
             return False
         size = len(data)
-        if self.unconsumed + self.held + size > self.window and not (
-            delta == 1 and (self._above or not self.unconsumed)
+        used = self.unconsumed + self.held
+        if used + size > self.window and not (
+            delta == 1
+            and (self._above or not self.unconsumed)
+            and used <= self.window  # one chunk beyond the window, not one after another
         ):
             # RFC 9260 §6.2: no room; the sender learns our window from the SACK.
             self.dropped_for_window += 1

@@ -313,7 +313,7 @@ class Outbound:
                 if self._should_abandon(chunk, now):
                     self._abandon(chunk.message)
                     continue
-                if room() < 16 + chunk.size:
+                if room() < (16 + chunk.size + 3) & ~3:  # padded length
                     new_packet()
                 del self._retransmits[tsn]
                 chunk.retransmit = False
@@ -345,7 +345,7 @@ class Outbound:
                 if self.flight or sent:
                     break
                 probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
-            if room() < 16 + size:
+            if room() < (16 + size + 3) & ~3:  # padded length
                 new_packet()
             pending.popleft()
             tsn = self.next_tsn
