@@ -49,9 +49,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side with aiortc (filled in by the performance work)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "trio_webrtc", "demo", "--size", "64")
+    """Benchmarks side by side with aiortc: ``nox -s bench -- --quick`` for a smoke run."""
+    session.install("-e", ".", "aiortc>=1.9")
+    session.run("python", "benchmarks/bench.py", *session.posargs)
 
 
 @nox.session

@@ -1,0 +1,166 @@
+"""The trio_webrtc side of the benchmark: one workload, two peers in this process.
+
+``python benchmarks/trio_side.py WORKLOAD [--quick]`` prints one JSON line (see
+``common.result``); ``bench.py`` runs it in a subprocess, alternating with aiortc. Both
+peers bind 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common import (
+    HIGH_WATER,
+    WORKLOADS,
+    Meter,
+    Payload,
+    bulk_figures,
+    emit,
+    result,
+    rtt_figures,
+    setup_figures,
+    sizes,
+)
+
+from trio_webrtc import DataChannel, PeerConnection, connect_pair
+
+CONFIG = {"bindAddress": "127.0.0.1", "iceServers": []}
+STACK = "trio_webrtc"
+
+
+@asynccontextmanager
+async def channel_pair() -> AsyncIterator[tuple[DataChannel, DataChannel, float]]:
+    """Two connected peers and an open channel; yields (sender, receiver, setup seconds)."""
+    started = time.perf_counter()
+    async with (
+        PeerConnection(CONFIG, name="offerer") as a,
+        PeerConnection(CONFIG, name="answerer") as b,
+    ):
+        channel = a.create_data_channel("bench")
+        await connect_pair(a, b)
+        incoming = await b.accept_channel()
+        await channel.wait_open()
+        elapsed = time.perf_counter() - started
+        yield channel, incoming, elapsed
+
+
+async def run_setup(count: int) -> dict[str, Any]:
+    times: list[float] = []
+    meter = Meter()
+    for _ in range(count):
+        async with channel_pair() as (channel, incoming, elapsed):
+            times.append(elapsed)
+            # Prove the channel carries data both ways before counting it as set up.
+            await channel.send(b"ping")
+            assert await incoming.receive() == b"ping"
+            await incoming.send(b"pong")
+            assert await channel.receive() == b"pong"
+    wall, cpu = meter.stop()
+    return result(STACK, "setup", wall, cpu / count, **setup_figures(times))
+
+
+async def stream(channel: DataChannel, incoming: DataChannel, size: int, count: int) -> None:
+    """Send ``count`` messages of ``size`` bytes; the receiver checks each one."""
+    payload = Payload(size)
+    channel.high_water = HIGH_WATER - size  # buffered amount stays <= HIGH_WATER
+
+    async def receive() -> None:
+        check = payload.check
+        for _ in range(count):
+            check(await incoming.receive())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(receive)
+        message = payload.message
+        send = channel.send
+        for seq in range(count):
+            await send(message(seq))
+    if payload.next_expected != count:
+        raise AssertionError(f"{payload.next_expected} of {count} messages arrived")
+
+
+async def run_bulk(name: str, total: int, size: int) -> dict[str, Any]:
+    async with channel_pair() as (channel, incoming, _):
+        meter = Meter()
+        await stream(channel, incoming, size, total // size)
+        wall, cpu = meter.stop()
+    return result(STACK, name, wall, cpu, **bulk_figures(total, size, wall, cpu))
+
+
+async def run_small(count: int, size: int) -> dict[str, Any]:
+    async with channel_pair() as (channel, incoming, _):
+        meter = Meter()
+        await stream(channel, incoming, size, count)
+        wall, cpu = meter.stop()
+    return result(
+        STACK,
+        "small",
+        wall,
+        cpu,
+        messages=count,
+        message_size=size,
+        msgs_per_s=round(count / wall),
+        cpu_us_per_msg=round(cpu / count * 1e6, 3),
+    )
+
+
+async def run_rtt(count: int, size: int) -> dict[str, Any]:
+    payload = Payload(size)
+    echo = Payload(size)
+    rtts: list[float] = []
+    async with channel_pair() as (channel, incoming, _):
+
+        async def echo_back() -> None:
+            for _ in range(count):
+                data = await incoming.receive()
+                echo.check(data)
+                await incoming.send(data)
+
+        meter = Meter()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(echo_back)
+            for seq in range(count):
+                started = time.perf_counter()
+                await channel.send(payload.message(seq))
+                payload.check(await channel.receive())
+                rtts.append(time.perf_counter() - started)
+        wall, cpu = meter.stop()
+    return result(STACK, "rtt", wall, cpu, **rtt_figures(rtts))
+
+
+async def run(workload: str, quick: bool) -> dict[str, Any]:
+    s = sizes(quick)
+    if workload == "setup":
+        return await run_setup(s.setup_count)
+    if workload == "bulk16k":
+        return await run_bulk(workload, s.bulk_bytes, 16 << 10)
+    if workload == "bulk64k":
+        return await run_bulk(workload, s.bulk_bytes, 64 << 10)
+    if workload == "small":
+        return await run_small(s.small_count, s.small_size)
+    if workload == "rtt":
+        return await run_rtt(s.rtt_count, s.small_size)
+    raise SystemExit(f"unknown workload {workload!r}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("workload", choices=WORKLOADS)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    emit(trio.run(run, args.workload, args.quick))
+
+
+if __name__ == "__main__":
+    main()
