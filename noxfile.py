@@ -59,3 +59,10 @@ def interop(session: nox.Session) -> None:
     """Interop suite against aiortc and Chromium (tests/interop)."""
     session.install("-e", ".[test]")
     session.run("pytest", "-q", "tests/interop", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with warnings as errors."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict")
