@@ -23,7 +23,7 @@ import random
 import socket
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -31,6 +31,9 @@ from ._netif import local_addresses
 from ._turn_streams import IceServerIO
 from .config import Configuration
 from .core import PeerConnectionCore
+
+if TYPE_CHECKING:
+    from ._mdns_resolver import Resolver
 
 __all__ = ["CoreDriver", "DatagramSocket", "UdpSocket", "bind_udp_sockets"]
 
@@ -141,9 +144,15 @@ class CoreDriver:
         core: PeerConnectionCore,
         sockets: Sequence[DatagramSocket],
         on_event: Callable[[object], None],
+        *,
+        mdns_resolver: Resolver | None = None,
     ) -> None:
         self.core = core
         self._on_event = on_event
+        # mDNS names of remote candidates: a task started on the first one (see _wake_mdns).
+        self._mdns_resolver = mdns_resolver
+        self._mdns_wakeup: trio.Event | None = None
+        self._nursery: trio.Nursery | None = None
         # STUN/TURN helpers (name resolution, TURN over TCP/TLS): only with ICE servers.
         self._ice_io = IceServerIO(core, self.flush) if core.configuration.ice_servers else None
         self._sockets: dict[Address, DatagramSocket] = {}
@@ -179,6 +188,9 @@ class CoreDriver:
                 nursery.start_soon(self._timer_task)
                 if self._ice_io is not None:
                     nursery.start_soon(self._ice_io.run)
+                self._nursery = nursery
+                if self.core.hostnames_pending:
+                    self._wake_mdns()
                 task_status.started()
         finally:
             self._close_sockets()
@@ -260,6 +272,41 @@ class CoreDriver:
                     logger.debug("[%s] timer did not advance; backing off", core.log_prefix)
                     await trio.sleep(0.001)
 
+    def _wake_mdns(self) -> None:
+        """The core holds new mDNS names: start the resolving task, or wake it."""
+        if self._mdns_wakeup is None:
+            if self._nursery is None:
+                return  # run() has not started: it wakes us
+            self._mdns_wakeup = trio.Event()
+            self._nursery.start_soon(self._mdns_task)
+        self._mdns_wakeup.set()
+
+    async def _mdns_task(self) -> None:
+        core = self.core
+        resolver = self._mdns_resolver
+        if resolver is None:
+            from ._mdns_resolver import MdnsResolver
+
+            resolver = MdnsResolver(log_prefix=core.log_prefix)
+
+        async def resolve(name: str) -> None:
+            addresses: list[str] = []
+            try:
+                addresses = list(await resolver(name))
+            except Exception as exc:  # a resolver's failure must not end the connection
+                logger.warning("[%s] resolving %s failed: %r", core.log_prefix, name, exc)
+            if not self._closed:
+                core.hostname_resolved(name, addresses, trio.current_time())
+                self.flush()
+
+        async with trio.open_nursery() as nursery:
+            while True:
+                assert self._mdns_wakeup is not None
+                await self._mdns_wakeup.wait()
+                self._mdns_wakeup = trio.Event()
+                for name in core.hostnames_to_resolve():
+                    nursery.start_soon(resolve, name)
+
     # ------------------------------------------------------------------ flush
 
     def flush_soon(self, nbytes: int = 0) -> None:
@@ -305,6 +352,8 @@ class CoreDriver:
             except OSError as exc:
                 logger.debug("[%s] sendto %s: %s", core.log_prefix, remote, exc)
         self.datagrams_sent += sent
+        if core.hostnames_pending:
+            self._wake_mdns()
         self._dispatch()
         scope = self._timer_scope
         if scope is not None:

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from . import dcep
+from . import dcep, mdns
 from .certificate import Certificate
 from .config import Configuration
 from .dtls import (
@@ -227,6 +227,10 @@ class PeerConnectionCore:
         self._early_dtls: deque[tuple[bytes, Address, Address]] = deque(maxlen=_MAX_EARLY_DTLS)
         self._dtls_route: tuple[Address, Address] | None = None
         self._closed = False
+        # Remote mDNS ``.local`` candidates until the driver resolves their names; the
+        # flag tells the driver's flush() a name awaits resolution.
+        self._hostnames = mdns.HostnameCandidates(log_prefix=log_prefix)
+        self.hostnames_pending = False
 
     # ------------------------------------------------------------------ states
 
@@ -501,7 +505,33 @@ class PeerConnectionCore:
         if candidate.transport.lower() != "udp":
             self._log(logging.DEBUG, "ignoring non-UDP remote candidate %s", value)
             return
+        if candidate.family is None:  # an mDNS name: held until the driver resolves it
+            for resolved in self._hostnames.hold(candidate, self._remote_ufrag()):
+                self.ice.add_remote_candidate(resolved, now)
+            self.hostnames_pending = self._hostnames.pending
+            return
         self.ice.add_remote_candidate(candidate, now)
+
+    def hostnames_to_resolve(self) -> list[str]:
+        """Remote candidates' mDNS names to resolve (each returned once); the driver
+        resolves them and calls :meth:`hostname_resolved`."""
+        self.hostnames_pending = False
+        return self._hostnames.take()
+
+    def hostname_resolved(self, name: str, addresses: list[str], now: float) -> None:
+        """``name`` resolved to ``addresses`` (IP strings; empty when it did not): its
+        candidates join ICE with each address in place of the name (an existing
+        peer-reflexive candidate at that address takes their type and priority)."""
+        if self._closed:
+            return
+        for candidate in self._hostnames.resolved(name, addresses, self._remote_ufrag()):
+            self.ice.add_remote_candidate(candidate, now)
+        self._process(now)
+
+    def _remote_ufrag(self) -> str | None:
+        """The ufrag of the remote ICE generation now in use (a pending offer's first)."""
+        remote = self._pending_remote or self._remote
+        return remote.ice_ufrag if remote is not None else None
 
     def _maybe_start_transports(self, now: float) -> None:
         if self.dtls is not None or self._local is None or self._remote is None:
@@ -774,11 +804,7 @@ class PeerConnectionCore:
                 self._log(logging.INFO, "SCTP association established")
                 channels.on_association_established(now)
             elif isinstance(event, AssociationClosed):
-                self._log(
-                    logging.WARNING if event.error else logging.INFO,
-                    "SCTP association closed: %s",
-                    event.reason,
-                )
+                self._log(logging.INFO, "SCTP association closed: %s", event.reason)
                 channels.on_association_closed()
         self._drain_channel_events()
 

@@ -34,6 +34,7 @@ from .core import (
 from .errors import ConnectionFailedError, InvalidStateError, MessageTooLargeError
 
 if TYPE_CHECKING:
+    from ._mdns_resolver import Resolver
     from .stats import PeerConnectionStats
     from .testing import MemoryNetwork
 
@@ -245,6 +246,9 @@ class PeerConnection:
 
     Use as ``async with PeerConnection({"bindAddress": "127.0.0.1"}) as pc:``.
     ``configuration`` is a :class:`Configuration` or a Godot/W3C-style dictionary.
+    ``mdns_resolver`` resolves the peer's mDNS ``.local`` host candidates: any
+    ``async (name) -> list[str]``; None means an :class:`~trio_webrtc._mdns_resolver.
+    MdnsResolver` querying the mDNS groups (224.0.0.251 and ff02::fb, port 5353).
     """
 
     def __init__(
@@ -254,6 +258,7 @@ class PeerConnection:
         certificate: Certificate | None = None,
         name: str | None = None,
         network: MemoryNetwork | None = None,
+        mdns_resolver: Resolver | None = None,
     ) -> None:
         if not isinstance(configuration, Configuration):
             configuration = Configuration.from_dict(configuration)
@@ -271,6 +276,7 @@ class PeerConnection:
         self._lot = trio.lowlevel.ParkingLot()
         self._closed = False
         self._network = network
+        self._mdns_resolver = mdns_resolver
 
     # -------------------------------------------------------------- lifetime
 
@@ -280,7 +286,9 @@ class PeerConnection:
             sockets = [self._network.bind(self.configuration.bind_address or "127.0.0.1")]
         else:
             sockets = bind_udp_sockets(self.configuration, self._core._rng)
-        self._driver = CoreDriver(self._core, sockets, self._on_event)
+        self._driver = CoreDriver(
+            self._core, sockets, self._on_event, mdns_resolver=self._mdns_resolver
+        )
         manager = trio.open_nursery()
         nursery = await manager.__aenter__()
         self._nursery_manager = manager

@@ -12,7 +12,8 @@ RFC 7675 (consent freshness, via :mod:`.consent`).
 Local candidates are the driver's sockets: each pair's local side is a *base* (host
 candidates, or relayed ones); a server-reflexive local candidate is pruned to its base
 (§6.1.2.4). Remote hostname (mDNS) candidates are not resolved here: they are ignored
-and the peer-reflexive candidate learnt from their checks is used instead.
+(the core resolves their names and adds the result); a signalled candidate at a learnt
+peer-reflexive candidate's address replaces it.
 """
 
 from __future__ import annotations
@@ -252,8 +253,10 @@ class IceAgent:
             return
         candidate = normalized_candidate(candidate)
         address = (candidate.address, candidate.port)
-        for known in self._remote_candidates:
+        for index, known in enumerate(self._remote_candidates):
             if (known.address, known.port) == address:
+                if known.type == "prflx" and candidate.type != "prflx":
+                    self._replace_prflx(index, candidate)
                 return
         if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
             self._log(logging.WARNING, "too many remote candidates, ignoring %s", address)
@@ -262,6 +265,17 @@ class IceAgent:
         for local in self._local_candidates:
             self._checklist.add(local, candidate, self._controlling)
         self._schedule_checks()
+
+    def _replace_prflx(self, index: int, candidate: Candidate) -> None:
+        """A signalled candidate (e.g. a resolved mDNS name) at a peer-reflexive one's
+        address replaces it, in its pairs too (draft-ietf-mmusic-mdns-ice-candidates)."""
+        self._log(logging.INFO, "peer-reflexive %s is %s", candidate.address, candidate.type)
+        self._remote_candidates[index] = candidate
+        address = (candidate.address, candidate.port)
+        for pair in self._checklist.pairs.values():
+            if pair.remote_address == address:
+                pair.remote = candidate
+                pair.update_priority(self._controlling)
 
     def restart(self, now: float) -> tuple[str, str]:
         """ICE restart (RFC 8445 §9): new local ufrag/pwd, returned.

@@ -71,6 +71,8 @@ from .reconfig import StreamReconfig
 
 __all__ = ["SctpAssociation"]
 
+_CAUSE_USER_INITIATED_ABORT = 12  # RFC 9260 §3.3.10.12
+
 logger = logging.getLogger("trio_webrtc.sctp")
 
 MAX_INIT_RETRANSMITS = 8
@@ -303,7 +305,11 @@ class SctpAssociation:
         if self.state is not S.COOKIE_WAIT:
             cause = ((CAUSE_USER_ABORT, reason.encode("utf-8")[:256]),)
             self._queue(AbortChunk(0, cause).encode())
-        self._close(f"aborted locally: {reason}" if reason else "aborted locally", error=True)
+        self._close(
+            f"aborted locally: {reason}" if reason else "aborted locally",
+            error=True,
+            expected=True,
+        )
 
     # -- internals: control queue, closing -----------------------------------------------
 
@@ -326,10 +332,12 @@ class SctpAssociation:
             params = ((PARAM_STATE_COOKIE, cookie), *params)
         return params
 
-    def _close(self, reason: str, *, error: bool) -> None:
+    def _close(self, reason: str, *, error: bool, expected: bool = False) -> None:
+        """Close with an ``AssociationClosed`` event; ``expected`` errors (an ABORT our
+        user asked for, or the peer's user-initiated ABORT) are logged at INFO."""
         if self.state is S.CLOSED and self._closed_event:
             return
-        level = logging.WARNING if error else logging.INFO
+        level = logging.WARNING if error and not expected else logging.INFO
         logger.log(level, "%sassociation closed: %s", self._prefix, reason)
         self.state = S.CLOSED
         self._t1 = self._t2 = self._delayed_ack = self._heartbeat = None
@@ -673,7 +681,12 @@ class SctpAssociation:
                 self._close("shutdown complete", error=False)
         elif isinstance(chunk, AbortChunk):
             reason = "; ".join(f"cause {c}: {v[:64]!r}" for c, v in chunk.causes)
-            self._close(f"aborted by peer ({reason})" if reason else "aborted by peer", error=True)
+            user_initiated = all(code == _CAUSE_USER_INITIATED_ABORT for code, _ in chunk.causes)
+            self._close(
+                f"aborted by peer ({reason})" if reason else "aborted by peer",
+                error=True,
+                expected=user_initiated,
+            )
         elif isinstance(chunk, ErrorChunk):
             logger.warning("%speer reported errors: %r", self._prefix, chunk.causes)
         else:
