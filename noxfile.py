@@ -1,8 +1,8 @@
 """Test matrix and tooling sessions: `nox -l` lists them.
 
-* ``tests``: the suite on every Python 3.10–3.13 found, with the newest trio;
+* ``tests``: the suite on every Python 3.10-3.13 found, with the newest trio;
   ``tests_oldest_trio``: the same on the oldest supported trio.
-* ``lint`` (ruff), ``typecheck`` (mypy --strict), ``bench`` and ``interop``.
+* ``lint`` (ruff), ``typecheck`` (mypy --strict), ``bench``, ``interop``, ``docs``, ``fuzz``.
 """
 
 from __future__ import annotations
@@ -66,3 +66,11 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with warnings as errors."""
     session.install("-e", ".[docs]")
     session.run("mkdocs", "build", "--strict")
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """atheris on every parser: ``nox -s fuzz -- 500000`` executions each (default 200000)."""
+    session.install("-e", ".[fuzz]")
+    count = session.posargs[0] if session.posargs else "200000"
+    session.run("python", "fuzz/run.py", "--count", count, "--jobs", "2")

@@ -94,18 +94,18 @@ _RECEIVE_STATES = frozenset(
 class _Packets:
     """Accumulates chunks into packets of at most ``mtu`` bytes."""
 
-    __slots__ = ("_assoc", "_limit", "_parts", "_size", "_vtag", "packets")
+    __slots__ = ("_assoc", "_parts", "_size", "_vtag", "limit", "packets")
 
     def __init__(self, assoc: SctpAssociation, mtu: int) -> None:
         self._assoc = assoc
-        self._limit = mtu - 12
+        self.limit = mtu - 12
         self._parts: list[bytes | memoryview] = []
         self._size = 0
         self._vtag = assoc._peer_tag
         self.packets: list[bytes] = []
 
     def room(self) -> int:
-        return self._limit - self._size
+        return self.limit - self._size
 
     def flush(self) -> None:
         if self._parts:
@@ -196,6 +196,9 @@ class SctpAssociation:
         self._t2_count = 0
         self._delayed_ack: float | None = None
         self._sack_due = False
+        # The SACK is due only because one packet's DATA asked for it (RFC 7053 I bit):
+        # a driver may hold it a moment so that a reply's DATA carries it.
+        self._sack_can_wait = False
         self._data_packets = 0
         self._heartbeat: float | None = None
         self._heartbeat_nonce: int | None = None
@@ -262,6 +265,13 @@ class SctpAssociation:
         return self._outbound.buffered.get(stream_id, 0)
 
     @property
+    def sack_can_wait(self) -> bool:
+        """A SACK is due only because the peer's last packet asked for one (the I bit of
+        RFC 7053) and no second packet, gap or duplicate awaits acknowledgement: it may
+        wait for the reply the application is about to send, and leave bundled with it."""
+        return self._sack_due and self._sack_can_wait
+
+    @property
     def has_outstanding_data(self) -> bool:
         """DATA was sent and is not yet acknowledged (drivers bundle sends meanwhile)."""
         return self._outbound.has_outstanding
@@ -271,15 +281,19 @@ class SctpAssociation:
             raise LocalProtocolError("threshold must not be negative")
         self._outbound.thresholds[stream_id] = threshold
 
-    def data_consumed(self, nbytes: int) -> None:
-        """The application read ``nbytes`` of delivered data: reopen the advertised window."""
+    def data_consumed(self, nbytes: int) -> bool:
+        """The application read ``nbytes`` of delivered data: reopen the advertised window.
+        True when that made a window update due (a SACK to send)."""
         inbound = self._inbound
         if inbound is None:
-            return
+            return False
         inbound.consume(nbytes)
         last = inbound.last_advertised
         if last < self._window // 2 and inbound.a_rwnd() - last >= self._window // 4:
             self._sack_due = True  # window update (RFC 9260 §6.2)
+            self._sack_can_wait = False
+            return True
+        return False
 
     def reset_streams(self, stream_ids: Sequence[int], now: float) -> None:
         """Reset our outgoing streams (RFC 6525 §5.1.2) once their queued data is sent."""
@@ -438,6 +452,7 @@ class SctpAssociation:
         if self._delayed_ack is not None and now >= self._delayed_ack:
             self._delayed_ack = None
             self._sack_due = True
+            self._sack_can_wait = False
         recon = self._reconfig
         if recon is not None and recon.timer is not None and now >= recon.timer:
             if recon.has_outstanding():
@@ -454,8 +469,13 @@ class SctpAssociation:
 
     # -- output --------------------------------------------------------------------------
 
-    def datagrams_to_send(self, now: float) -> list[bytes]:
-        """Drain pending packets: control chunks, one SACK, FORWARD TSN, RE-CONFIG, DATA."""
+    def datagrams_to_send(self, now: float, *, hold: bool = False) -> list[bytes]:
+        """Drain pending packets: control chunks, one SACK, FORWARD TSN, RE-CONFIG, DATA.
+
+        ``hold``: the caller will call again soon with more messages, so new DATA that
+        would only partly fill a packet stays queued (RFC 9260 §6.1 bundling); everything
+        else (control chunks, SACK, retransmissions, full packets of DATA) goes now.
+        """
         packets = _Packets(self, self._mtu)
         if self._control:
             for chunk, vtag, alone in self._control:
@@ -467,7 +487,7 @@ class SctpAssociation:
             data_state = self.state in _DATA_STATES
             if self._sack_due or (self._delayed_ack is not None and data_state and out.has_pending):
                 packets.add(inbound.build_sack(self._mtu - 12))
-                self._sack_due = False
+                self._sack_due = self._sack_can_wait = False
                 self._delayed_ack = None
                 self._data_packets = 0
             if out.forward_tsn_due:
@@ -480,7 +500,14 @@ class SctpAssociation:
                 if reconfig_chunk is not None:
                     packets.add(reconfig_chunk)
             if data_state or self.state is S.SHUTDOWN_SENT:
-                out.fill(now, packets.room, packets.emit, packets.flush, data_state)
+                out.fill(
+                    now,
+                    packets.room,
+                    packets.emit,
+                    packets.flush,
+                    data_state,
+                    packets.limit if hold else 0,
+                )
         packets.flush()
         return packets.packets
 
@@ -554,6 +581,11 @@ class SctpAssociation:
         if had_data and inbound is not None:
             self._data_packets += 1
             if inbound.sack_now or self._data_packets >= 2:
+                self._sack_due = True  # every second packet, or a gap (RFC 9260 §6.2)
+                self._sack_can_wait = False
+            elif inbound.immediate:  # RFC 7053
+                if not self._sack_due:
+                    self._sack_can_wait = True
                 self._sack_due = True
             elif self._delayed_ack is None:
                 self._delayed_ack = now + DELAYED_ACK
@@ -667,6 +699,7 @@ class SctpAssociation:
             if inbound is not None and state in _RECEIVE_STATES:
                 inbound.on_forward_tsn(chunk.new_cum_tsn, chunk.streams)
                 self._sack_due = True
+                self._sack_can_wait = False
         elif isinstance(chunk, ReconfigChunk):
             if inbound is not None and self._reconfig is not None and state in _RECEIVE_STATES:
                 self._reconfig.on_chunk(chunk, inbound, self._outbound)

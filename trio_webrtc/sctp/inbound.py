@@ -106,6 +106,7 @@ class Inbound:
         self.held = 0  # bytes in reassembly and ordering queues
         self.unconsumed = 0  # bytes delivered as events, not yet data_consumed()
         self.sack_now = False  # a gap or duplicate was seen: SACK without delay
+        self.immediate = False  # the sender asked for a SACK without delay (RFC 7053)
         self.last_advertised = receive_window
         self.dropped_for_window = 0
 
@@ -149,7 +150,7 @@ class Inbound:
             return False
         tsn = cum + delta
         if flags & FLAG_IMMEDIATE:
-            self.sack_now = True  # RFC 7053
+            self.immediate = True  # RFC 7053
         if delta == 1:
             cum = tsn
             above = self._above
@@ -370,5 +371,5 @@ class Inbound:
             ]
         )
         self._duplicates = []
-        self.sack_now = False
+        self.sack_now = self.immediate = False
         return out

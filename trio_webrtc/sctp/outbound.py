@@ -142,6 +142,7 @@ class Outbound:
         self.thresholds: dict[int, int] = {}
         self.unsent_per_stream: dict[int, int] = {}
         self._next_ssn: dict[int, int] = {}
+        self.pending_wire = 0  # padded on-the-wire bytes of the DATA chunks not yet sent
 
     # -- user data -----------------------------------------------------------------------
 
@@ -176,6 +177,8 @@ class Outbound:
                     flags |= FLAG_END
                 chunks.append(_Chunk(message, flags, view[offset : offset + step]))
         self._pending.extend(chunks)
+        # Fragments but the last are multiples of 4 bytes: only the last one is padded.
+        self.pending_wire += 16 * len(chunks) + size + (-size & 3)
         self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + len(chunks)
         self.buffered[sid] = self.buffered.get(sid, 0) + size
         self.total_buffered += size
@@ -298,8 +301,14 @@ class Outbound:
         emit: Emit,
         new_packet: Callable[[], None],
         allow_new: bool,
+        hold: int = 0,
     ) -> None:
-        """Emit retransmissions then new DATA, within cwnd and the peer's rwnd."""
+        """Emit retransmissions then new DATA, within cwnd and the peer's rwnd.
+
+        ``hold`` (a packet's room for chunks, or 0): new DATA that would start a packet it
+        cannot fill stays queued, for a caller that will send more soon (RFC 9260 §6.1:
+        bundling small messages).
+        """
         if self._retransmits:
             fast_budget = self.mtu if self.fast_pending else 0
             self.fast_pending = False
@@ -332,22 +341,31 @@ class Outbound:
         while pending and self.flight < cwnd:
             chunk = pending[0]
             message = chunk.message
+            size = chunk.size
+            wire = (16 + size + 3) & ~3  # padded length
             if message.abandoned:
                 pending.popleft()
+                self.pending_wire -= wire
                 continue
             if message.expiry is not None and now >= message.expiry:
                 self._abandon(message)
                 pending.popleft()
+                self.pending_wire -= wire
                 continue
-            size = chunk.size
             probe = False
             if self.peer_rwnd < size:
                 if self.flight or sent:
                     break
                 probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
-            if room() < (16 + size + 3) & ~3:  # padded length
+            space = room()
+            if space < wire:
+                if self.pending_wire < hold:
+                    break  # the rest would not fill a packet: keep it for the next call
                 new_packet()
+            elif space >= hold > self.pending_wire:
+                break  # an empty packet we could not fill: wait for more
             pending.popleft()
+            self.pending_wire -= wire
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
             chunk.tsn = tsn
