@@ -169,3 +169,17 @@ async def test_nothing_outlives_the_async_with_block() -> None:
         assert sockets
     assert all(sock.fileno() == -1 for sock in sockets)
     assert pc.connection_state is ConnectionState.CLOSED
+
+
+async def test_ipv6_loopback_host_candidates_connect_and_carry_data() -> None:
+    config = {"bindAddress": "::1"}
+    with trio.fail_after(20):
+        async with PeerConnection(config) as a, PeerConnection(config) as b:
+            assert [host for host, _ in a.local_addresses] == ["::1"]
+            channel = a.create_data_channel("v6")
+            await connect_pair(a, b)
+            incoming = await b.accept_channel()
+            await channel.send("over IPv6")
+            assert await incoming.receive() == "over IPv6"
+            candidates = [c.candidate or "" async for c in a.local_candidates()]
+            assert candidates and all(" ::1 " in c for c in candidates)
