@@ -44,8 +44,9 @@ Address = tuple[str, int]
 _RECEIVE_BURST = 512
 _MAX_PENDING_DATAGRAMS = 8192
 _SOCKET_BUFFER = 4 << 20
-_BUNDLE_BYTES = 16 << 10  # flush at once when this much user data is waiting
-_MAX_DEFER_ROUNDS = 32  # scheduling rounds a deferred flush waits for more data at most
+_BUNDLE_BYTES = 16 << 10  # full packets go at once when this much user data is waiting
+_QUICK_ROUNDS = 8  # scheduling rounds the flusher looks at one by one before polling
+_STREAM_POLL = 0.0002  # seconds between the flusher's looks at a streaming sender
 
 
 class DatagramSocket(Protocol):
@@ -168,7 +169,9 @@ class CoreDriver:
         self._closed = False
         self._dispatching = False
         self._unflushed = 0  # user bytes queued since the last flush
-        self._flush_pending = False
+        self._queued = 0  # user bytes queued ever (the flusher sees whether senders are busy)
+        self._flush_pending = False  # the flusher task has work
+        self._bundling = False  # senders are queueing: hold partly filled DATA packets
         self._flush_wakeup = trio.Event()
         self.datagrams_sent = 0
         self.datagrams_received = 0
@@ -215,7 +218,14 @@ class CoreDriver:
                 count += 1
                 core.receive_datagram(data, local, (address[0], address[1]), now)
             self.datagrams_received += count
-            self.flush()
+            if count == 1 and not self._closed and core.ack_can_wait():
+                # One packet of DATA asked for a SACK: wake the readers first and let the
+                # flusher send it a few scheduling rounds later, so that a reply sent
+                # meanwhile carries it (one datagram each way for a request/response).
+                self._dispatch()
+                self._wake_flusher()
+            else:
+                self.flush()
             if count >= _RECEIVE_BURST:
                 await trio.lowlevel.checkpoint()
 
@@ -243,16 +253,26 @@ class CoreDriver:
             self._flush_wakeup = trio.Event()
             rounds = 0
             idle = 0
-            while self._flush_pending and rounds < _MAX_DEFER_ROUNDS:
-                seen = self._unflushed
-                await trio.lowlevel.checkpoint()  # let the senders queue more
-                rounds += 1
-                # Two quiet rounds in a row: trio runs a round's tasks in either order.
-                idle = idle + 1 if self._unflushed == seen else 0
-                if idle >= 2:
-                    break  # nobody is adding: send now
+            while self._flush_pending:
+                seen = self._queued
+                if rounds < _QUICK_ROUNDS:
+                    # A short burst: look again next scheduling round. Two quiet rounds in
+                    # a row (trio runs a round's tasks in either order) end the burst.
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    rounds += 1
+                    idle = idle + 1 if self._queued == seen else 0
+                    if idle >= 2:
+                        break
+                else:
+                    # A streaming sender: a look per round would cost as much as the
+                    # sending itself, so look every _STREAM_POLL seconds; full packets
+                    # go each time, the tail once the senders have stopped.
+                    await trio.sleep(_STREAM_POLL)
+                    if self._queued == seen:
+                        break
+                    self._send(hold=True)
             if self._flush_pending:
-                self.flush()
+                self.flush_all()
 
     async def _timer_task(self) -> None:
         core = self.core
@@ -311,30 +331,52 @@ class CoreDriver:
 
     def flush_soon(self, nbytes: int = 0) -> None:
         """``nbytes`` of user data were queued (0: e.g. a read reopened the window): flush
-        now if nothing is in flight or a bundle is full, else soon (see the module doc)."""
+        now if nothing is in flight, else soon (see the module doc)."""
         if self._closed:
             return
-        self._unflushed += nbytes
-        if self._unflushed >= _BUNDLE_BYTES or (
-            nbytes and not self._flush_pending and not self.core.has_data_in_flight()
-        ):
-            self.flush()
+        if not nbytes:
+            self._wake_flusher()
             return
+        if not self._bundling:
+            if not self.core.has_data_in_flight():
+                self.flush()  # a lone message leaves at once (with any SACK held back)
+                return
+            self._bundling = True
+            self._wake_flusher()
+        self._queued += nbytes
+        self._unflushed += nbytes
+        if self._unflushed >= _BUNDLE_BYTES:
+            self._unflushed = 0
+            self._send(hold=True)  # full packets go; the tail waits for more
+
+    def _wake_flusher(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
             self._flush_wakeup.set()
 
     def flush(self) -> None:
+        """Send what the core has, dispatch its events, re-arm the timer. While senders
+        are queueing small messages, a partly filled last packet of user data stays for
+        the flusher task (see the module doc)."""
+        self._send(hold=self._bundling)
+
+    def flush_all(self) -> None:
         """Send everything the core has, dispatch its events, re-arm the timer."""
+        self._flush_pending = self._bundling = False
+        self._unflushed = 0
+        self._send(hold=False)
+
+    def _send(self, *, hold: bool) -> None:
         if self._closed:
             return
-        self._unflushed = 0
-        self._flush_pending = False
+        if not hold:
+            self._flush_pending = self._bundling = False
+            self._unflushed = 0
         core = self.core
         now = trio.current_time()
         sockets = self._sockets
         sent = 0
-        for data, local, remote in core.datagrams_to_send(now):
+        for data, local, remote in core.datagrams_to_send(now, hold=hold):
             sock = sockets.get(local)
             if sock is None:
                 if self._ice_io is not None:  # a TURN stream's pseudo local address
@@ -383,7 +425,7 @@ class CoreDriver:
         if self._closed:
             return
         self.core.close(trio.current_time())
-        self.flush()
+        self.flush_all()
         self._closed = True
 
     def _close_sockets(self) -> None:

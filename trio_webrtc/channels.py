@@ -70,7 +70,13 @@ _U32_MAX = 0xFFFFFFFF
 # incoming channels while this many events are pending (the core drains after each input).
 _MAX_PENDING_EVENTS = 65536
 _ACK = DataChannelAck().encode()
-_USER_PPIDS = frozenset({Ppid.STRING, Ppid.BINARY, Ppid.STRING_EMPTY, Ppid.BINARY_EMPTY})
+# Plain ints on the data path: comparing and hashing IntEnum members is several times slower.
+_PPID_DCEP = int(Ppid.DCEP)
+_PPID_STRING = int(Ppid.STRING)
+_PPID_BINARY = int(Ppid.BINARY)
+_PPID_STRING_EMPTY = int(Ppid.STRING_EMPTY)
+_PPID_BINARY_EMPTY = int(Ppid.BINARY_EMPTY)
+_USER_PPIDS = frozenset({_PPID_STRING, _PPID_BINARY, _PPID_STRING_EMPTY, _PPID_BINARY_EMPTY})
 
 
 class SctpTransport(Protocol):
@@ -86,13 +92,15 @@ class SctpTransport(Protocol):
         max_retransmits: int | None = None,
         lifetime: float | None = None,
         now: float,
-    ) -> None: ...
+    ) -> int | None:
+        """Queue one message; may return the stream's buffered amount after it."""
 
     def buffered_amount(self, stream_id: int) -> int: ...
 
     def set_buffered_amount_low_threshold(self, stream_id: int, threshold: int) -> None: ...
 
-    def data_consumed(self, nbytes: int) -> None: ...
+    def data_consumed(self, nbytes: int) -> bool | None:
+        """Reopen the receive window; True when a window update is now due."""
 
     def reset_streams(self, stream_ids: Sequence[int], now: float) -> None: ...
 
@@ -108,6 +116,9 @@ class ChannelState(enum.IntEnum):
     OPEN = 1
     CLOSING = 2
     CLOSED = 3
+
+
+_OPEN = ChannelState.OPEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,46 +468,55 @@ class ChannelManager:
             self._start_open(info, now)
         return info
 
-    def send(self, key: int, data: bytes | bytearray | memoryview | str, now: float) -> None:
+    def send(self, key: int, data: bytes | bytearray | memoryview | str, now: float) -> int:
         """Send one message: ``str`` as text (PPID 51/56), bytes-like as binary (53/57).
+        Returns the channel's buffered amount after it.
 
         Raises :class:`InvalidStateError` unless the channel is OPEN and
         :class:`MessageTooLargeError` (nothing sent) above the peer's max-message-size.
         """
-        info = self._require(key)
-        if info._state is not ChannelState.OPEN:
+        info = self._channels.get(key)
+        if info is None:
+            raise LocalProtocolError(f"unknown data channel {key}")
+        if info._state is not _OPEN:
             raise InvalidStateError(f"channel {key} is {info._state.name}, not OPEN")
-        if isinstance(data, str):
+        if type(data) is bytes:
+            payload = data
+            ppid = _PPID_BINARY
+        elif isinstance(data, str):
             payload = _encode_text(data)
-            ppid = Ppid.STRING if payload else Ppid.STRING_EMPTY
+            ppid = _PPID_STRING
         else:
             payload = bytes(data)
-            ppid = Ppid.BINARY if payload else Ppid.BINARY_EMPTY
-        limit = self.max_message_size
-        if limit and len(payload) > limit:
+            ppid = _PPID_BINARY
+        size = len(payload)
+        limit = self._remote_max_message_size
+        if limit is None:
+            limit = DEFAULT_MAX_MESSAGE_SIZE
+        if size > limit > 0:
             raise MessageTooLargeError(
-                f"message of {len(payload)} bytes exceeds the peer's max-message-size "
+                f"message of {size} bytes exceeds the peer's max-message-size "
                 f"of {limit} bytes"
             )
-        size = len(payload)
-        if not payload:
+        if not size:
             payload = b"\x00"  # RFC 8831 §6.6: empty messages carry one byte
+            ppid = _PPID_STRING_EMPTY if ppid == _PPID_STRING else _PPID_BINARY_EMPTY
         params = info._parameters
-        lifetime = None
-        if params.max_packet_lifetime is not None:
-            lifetime = params.max_packet_lifetime / 1000.0
-        assert info._stream_id is not None
-        self._sctp.send(
-            info._stream_id,
+        lifetime = params.max_packet_lifetime
+        stream_id = info._stream_id
+        assert stream_id is not None
+        buffered = self._sctp.send(
+            stream_id,
             ppid,
             payload,
             ordered=params.ordered,
             max_retransmits=params.max_retransmits,
-            lifetime=lifetime,
+            lifetime=None if lifetime is None else lifetime / 1000.0,
             now=now,
         )
         info._messages_sent += 1
         info._bytes_sent += size
+        return self._sctp.buffered_amount(stream_id) if buffered is None else buffered
 
     def close(self, key: int, now: float) -> None:
         """Start closing (RFC 8831 §6.7): CLOSING, then CLOSED once both directions of the
@@ -520,11 +540,11 @@ class ChannelManager:
         if info._stream_id is not None and info._state is not ChannelState.CLOSED:
             self._sctp.set_buffered_amount_low_threshold(info._stream_id, threshold)
 
-    def message_read(self, nbytes: int) -> None:
+    def message_read(self, nbytes: int) -> bool:
         """The application consumed a delivered message of ``nbytes`` (its
-        ``ChannelMessage.nbytes``): reopen that much of the SCTP receive window."""
-        if nbytes > 0:
-            self._consume(nbytes)
+        ``ChannelMessage.nbytes``): reopen that much of the SCTP receive window. True
+        when a window update is now due (something to send)."""
+        return nbytes > 0 and bool(self._sctp.data_consumed(nbytes))
 
     # -- inputs from SCTP (translated by the core) ---------------------------------------
 
@@ -543,8 +563,10 @@ class ChannelManager:
         self, stream_id: int, ppid: int, data: bytes | bytearray | memoryview, now: float
     ) -> None:
         """A complete user message arrived. Never raises for peer input."""
-        nbytes = memoryview(data).nbytes
-        if ppid == Ppid.DCEP:
+        if type(data) is not bytes:
+            data = bytes(data)
+        nbytes = len(data)
+        if ppid == _PPID_DCEP:
             self._consume(nbytes)
             if not self._association_closed:
                 self._handle_dcep(stream_id, data, now)
@@ -558,24 +580,23 @@ class ChannelManager:
             # Any message from the peer proves it accepted our OPEN (RFC 8832 §6).
             info._awaiting_ack = False
             self._set_open(info)
-        if info is None or info._state is not ChannelState.OPEN:
+        if info is None or info._state is not _OPEN:
             self._debug("dropping %s bytes on stream %s: no open channel", nbytes, stream_id)
             self._consume(nbytes)
             return
         payload: bytes | str
-        if ppid == Ppid.STRING:
-            raw = bytes(data)
+        if ppid == _PPID_BINARY:
+            payload = data
+            size = nbytes
+        elif ppid == _PPID_STRING:
             try:
-                payload = raw.decode("utf-8")
+                payload = data.decode("utf-8")
             except UnicodeDecodeError:
                 self._warning("invalid UTF-8 text on stream %s; replacing", stream_id)
-                payload = raw.decode("utf-8", "replace")
-            size = len(raw)
-        elif ppid == Ppid.BINARY:
-            payload = bytes(data)
-            size = len(payload)
+                payload = data.decode("utf-8", "replace")
+            size = nbytes
         else:
-            payload = "" if ppid == Ppid.STRING_EMPTY else b""
+            payload = "" if ppid == _PPID_STRING_EMPTY else b""
             size = 0
         info._messages_received += 1
         info._bytes_received += size

@@ -30,6 +30,7 @@ from .dtls import (
     ApplicationData,
     DtlsClosed,
     DtlsFailed,
+    DtlsState,
     DtlsTransport,
     HandshakeCompleted,
 )
@@ -141,10 +142,10 @@ class _LazySctp:
         max_retransmits: int | None = None,
         lifetime: float | None = None,
         now: float,
-    ) -> None:
+    ) -> int:
         if self.association is None:
             raise InvalidStateError("the SCTP association is not established")
-        self.association.send(
+        return self.association.send(
             stream_id,
             ppid,
             data,
@@ -162,9 +163,8 @@ class _LazySctp:
         if self.association is not None:
             self.association.set_buffered_amount_low_threshold(stream_id, threshold)
 
-    def data_consumed(self, nbytes: int) -> None:
-        if self.association is not None:
-            self.association.data_consumed(nbytes)
+    def data_consumed(self, nbytes: int) -> bool:
+        return self.association is not None and self.association.data_consumed(nbytes)
 
     def reset_streams(self, stream_ids: Sequence[int], now: float) -> None:
         if self.association is not None:
@@ -174,6 +174,10 @@ class _LazySctp:
         self.association = association
         for stream_id, threshold in self._thresholds.items():
             association.set_buffered_amount_low_threshold(stream_id, threshold)
+        # From now on the data path calls the association directly (no proxy hop).
+        self.send = association.send  # type: ignore[method-assign]
+        self.buffered_amount = association.buffered_amount  # type: ignore[method-assign]
+        self.data_consumed = association.data_consumed  # type: ignore[method-assign]
 
 
 class PeerConnectionCore:
@@ -570,17 +574,19 @@ class PeerConnectionCore:
         self._process(now)
         return info
 
-    def send(self, key: int, data: bytes | str, now: float) -> None:
-        """Queue one message on a channel; raises ``MessageTooLargeError`` etc."""
-        self.channels.send(key, data, now)
+    def send(self, key: int, data: bytes | str, now: float) -> int:
+        """Queue one message on a channel and return the channel's buffered amount after
+        it; raises ``MessageTooLargeError`` etc."""
+        return self.channels.send(key, data, now)
 
     def close_channel(self, key: int, now: float) -> None:
         self.channels.close(key, now)
         self._process(now)
 
-    def message_read(self, nbytes: int) -> None:
-        """The application consumed a delivered message: reopen the SCTP window."""
-        self.channels.message_read(nbytes)
+    def message_read(self, nbytes: int) -> bool:
+        """The application consumed a delivered message: reopen the SCTP window. True
+        when a window update became due (the driver should flush soon)."""
+        return self.channels.message_read(nbytes)
 
     # ---------------------------------------------------------------- datagrams
 
@@ -623,17 +629,25 @@ class PeerConnectionCore:
         else:
             self._log(logging.DEBUG, "dropping datagram with first byte %d from %s", first, remote)
 
-    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address, Address]]:
-        """Drain everything every layer has to send, as (data, local, remote)."""
+    def datagrams_to_send(
+        self, now: float, *, hold: bool = False
+    ) -> list[tuple[bytes, Address, Address]]:
+        """Drain everything every layer has to send, as (data, local, remote).
+
+        ``hold``: the caller flushes again soon with more messages, so user data that
+        would only partly fill an SCTP packet may stay queued until then (bundling).
+        """
         out = self.ice.datagrams_to_send(now)
         dtls = self.dtls
         if dtls is None:
             return self._relay_outgoing(out, now) if self._gathering.has_servers else out
         sctp = self.sctp
-        if sctp is not None and dtls.state.name == "CONNECTED":
-            for packet in sctp.datagrams_to_send(now):
-                dtls.send(packet)
-            self._process_sctp_events(now)
+        if sctp is not None and dtls.state is DtlsState.CONNECTED:
+            send = dtls.send
+            for packet in sctp.datagrams_to_send(now, hold=hold):
+                send(packet)
+            if sctp._events:
+                self._process_sctp_events(now)
         records = dtls.datagrams_to_send(now)
         if records:
             route = self.ice.selected_pair or self._dtls_route
@@ -663,6 +677,12 @@ class PeerConnectionCore:
             gathering.close(now)  # after wrapping the last records: Refresh lifetime 0
         out.extend(gathering.datagrams_to_send(now))
         return out
+
+    def ack_can_wait(self) -> bool:
+        """The only thing due is a SACK the peer asked for on its one packet of DATA: a
+        driver may hold it for a moment so that the application's reply carries it."""
+        sctp = self.sctp
+        return sctp is not None and sctp.sack_can_wait
 
     def has_data_in_flight(self) -> bool:
         """True while sent DATA awaits acknowledgement: a driver may then hold a small

@@ -43,6 +43,10 @@ __all__ = ["DataChannel", "IceCandidate", "PeerConnection", "connect_pair"]
 logger = logging.getLogger("trio_webrtc.api")
 
 _DEFAULT_HIGH_WATER = 1 << 20
+# Read bytes are reported to SCTP (reopening its window) when the queue runs empty or
+# this much was read: one call per burst rather than per message.
+_REPORT_READ_BYTES = 64 << 10
+_OPEN = dcep.ChannelState.OPEN
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,13 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         self._closed_locally = False
         self.high_water = _DEFAULT_HIGH_WATER
         self.last_was_string = False
+        # The buffered amount after our last send: an upper bound (acks only lower it),
+        # so send() checks high_water without asking SCTP while it is below.
+        self._buffered_hint = 0
+        self._parked = 0  # tasks parked in self._lot (so a delivery wakes only if needed)
+        self._read_unreported = 0  # bytes read, not yet reported to SCTP
+        # ``now`` matters to a send only for a channel with a lifetime (PR-SCTP expiry).
+        self._timed = info.parameters.max_packet_lifetime is not None
 
     # -------------------------------------------------------------- properties
 
@@ -114,10 +125,17 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
 
     # ------------------------------------------------------------------- waits
 
+    async def _park(self) -> None:
+        self._parked += 1
+        try:
+            await self._lot.park()
+        finally:
+            self._parked -= 1
+
     async def _wait_until(self, predicate: object) -> None:
         assert callable(predicate)
         while not predicate():
-            await self._lot.park()
+            await self._park()
 
     async def wait_open(self) -> None:
         """Wait until the channel is open; raise ``trio.BrokenResourceError`` if it closed."""
@@ -146,18 +164,18 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         max-message-size, ``trio.ClosedResourceError`` after our close and
         ``trio.BrokenResourceError`` after the peer's close or a failure.
         """
-        if not isinstance(value, (bytes, bytearray, memoryview, str)):
+        if type(value) is not bytes and not isinstance(value, (bytearray, memoryview, str)):
             raise TypeError("a data channel carries bytes or str")
         lock = self._send_lock
         if (
-            not lock.locked()
-            and self._info.state is dcep.ChannelState.OPEN
-            and self.buffered_amount <= self.high_water
+            self._buffered_hint <= self.high_water
+            and self._info._state is _OPEN
+            and not self._closed_locally
+            and not lock.locked()
         ):
             # Fast path (nothing to wait for): one cancel point before and one schedule
             # point after, as trio's own channels do, instead of the lock's round trip.
             await trio.lowlevel.checkpoint_if_cancelled()
-            self._check_sendable()
             self._queue(value)
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
@@ -172,14 +190,18 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         await trio.lowlevel.checkpoint()
 
     def _queue(self, value: bytes | bytearray | memoryview | str) -> None:
-        data = value if isinstance(value, str) else bytes(value)
+        data = value if type(value) is bytes or isinstance(value, str) else bytes(value)
         pc = self._pc
         try:
-            pc._core.send(self._info.key, data, trio.current_time())
+            self._buffered_hint = pc._core.send(
+                self._info._key, data, trio.current_time() if self._timed else 0.0
+            )
         except MessageTooLargeError as exc:
             logger.warning("[%s] channel %r: %s; nothing sent", pc.name, self.label, exc)
             raise
-        pc._flush_soon(len(data) or 1)
+        driver = pc._driver
+        if driver is not None:
+            driver.flush_soon(len(data) or 1)
 
     def _check_sendable(self) -> None:
         if self._closed_locally:
@@ -194,12 +216,15 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
                 raise trio.ClosedResourceError("channel closed")
             if self.state in (dcep.ChannelState.CLOSING, dcep.ChannelState.CLOSED):
                 raise trio.EndOfChannel
-            await self._lot.park()
+            await self._park()
         await trio.lowlevel.checkpoint_if_cancelled()
         message, nbytes = self._messages.popleft()
-        self.last_was_string = isinstance(message, str)
-        self._pc._core.message_read(nbytes)
-        self._pc._flush_soon(0)
+        self.last_was_string = type(message) is str
+        unreported = self._read_unreported + nbytes
+        if unreported >= _REPORT_READ_BYTES or not self._messages:
+            self._report_read(unreported)
+        else:
+            self._read_unreported = unreported
         return message
 
     def receive_nowait(self) -> bytes | str:
@@ -207,10 +232,16 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         if not self._messages:
             raise trio.WouldBlock
         message, nbytes = self._messages.popleft()
-        self.last_was_string = isinstance(message, str)
-        self._pc._core.message_read(nbytes)
-        self._pc._flush_soon(0)
+        self.last_was_string = type(message) is str
+        self._report_read(self._read_unreported + nbytes)
         return message
+
+    def _report_read(self, nbytes: int) -> None:
+        """Tell SCTP ``nbytes`` were read (its window reopens); flush a window update."""
+        self._read_unreported = 0
+        pc = self._pc
+        if pc._core.message_read(nbytes):
+            pc._flush_soon(0)  # a window update is due
 
     def close(self) -> None:
         """Start closing (RFC 8831 §6.7): queued messages are still delivered."""
@@ -232,7 +263,8 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
 
     def _deliver(self, data: bytes | str, nbytes: int) -> None:
         self._messages.append((data, nbytes))
-        self._lot.unpark_all()
+        if self._parked:
+            self._lot.unpark_all()
 
     def _wake(self) -> None:
         self._lot.unpark_all()

@@ -86,6 +86,7 @@ _HEARTBEAT_INFO = struct.Struct("!dQ")
 
 S = AssociationState
 _DATA_STATES = frozenset({S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_RECEIVED})
+_SEND_STATES = frozenset({S.COOKIE_WAIT, S.COOKIE_ECHOED, S.ESTABLISHED})
 _RECEIVE_STATES = frozenset(
     {S.COOKIE_ECHOED, S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_SENT, S.SHUTDOWN_RECEIVED}
 )
@@ -240,25 +241,26 @@ class SctpAssociation:
         max_retransmits: int | None = None,
         lifetime: float | None = None,
         now: float,
-    ) -> None:
-        """Queue one message. Raises InvalidStateError, SendBufferFullError, LocalProtocolError."""
-        if self.state not in (S.COOKIE_WAIT, S.COOKIE_ECHOED, S.ESTABLISHED):
+    ) -> int:
+        """Queue one message and return the stream's buffered amount after it. Raises
+        InvalidStateError, SendBufferFullError, LocalProtocolError."""
+        if self.state not in _SEND_STATES:
             raise InvalidStateError(f"cannot send in state {self.state.value}")
         if not 0 <= stream_id < STREAMS:
             raise LocalProtocolError(f"invalid stream id {stream_id}")
-        if self._reconfig is not None and stream_id in self._reconfig.resetting:
+        reconfig = self._reconfig
+        if reconfig is not None and reconfig.resetting and stream_id in reconfig.resetting:
             raise InvalidStateError(f"stream {stream_id} is being reset")
         payload = data if type(data) is bytes else bytes(data)
         if not payload:
             raise LocalProtocolError("SCTP cannot send an empty message")
-        expiry = None if lifetime is None else now + lifetime
-        self._outbound.send(
-            sid=stream_id,
-            ppid=ppid & 0xFFFFFFFF,
-            data=payload,
-            ordered=ordered,
-            max_retransmits=max_retransmits,
-            expiry=expiry,
+        return self._outbound.send(
+            stream_id,
+            ppid & 0xFFFFFFFF,
+            payload,
+            ordered,
+            max_retransmits,
+            None if lifetime is None else now + lifetime,
         )
 
     def buffered_amount(self, stream_id: int) -> int:

@@ -146,16 +146,16 @@ class Outbound:
 
     # -- user data -----------------------------------------------------------------------
 
-    def send(
+    def send(  # noqa: PLR0917 - hot path: positional on purpose
         self,
-        *,
         sid: int,
         ppid: int,
         data: bytes,
         ordered: bool,
         max_retransmits: int | None,
         expiry: float | None,
-    ) -> None:
+    ) -> int:
+        """Queue one message (fragmented here, once); returns the stream's buffered bytes."""
         size = len(data)
         if self.total_buffered + size > self.max_send_buffer:
             raise SendBufferFullError(
@@ -180,8 +180,10 @@ class Outbound:
         # Fragments but the last are multiples of 4 bytes: only the last one is padded.
         self.pending_wire += 16 * len(chunks) + size + (-size & 3)
         self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + len(chunks)
-        self.buffered[sid] = self.buffered.get(sid, 0) + size
+        buffered = self.buffered.get(sid, 0) + size
+        self.buffered[sid] = buffered
         self.total_buffered += size
+        return buffered
 
     def _release(self, sid: int, size: int) -> None:
         before = self.buffered[sid]
