@@ -129,12 +129,18 @@ def main(argv: list[str] | None = None) -> int:
         order = stacks if trial % 2 == 0 else stacks[::-1]
         for workload in workloads:
             for stack in order:
+                load_before = os.getloadavg()[0]
                 record = run_one(stack, workload, args.quick, args.timeout)
                 record["trial"] = trial
+                # The machine's 1-minute load average around the run (others' work too).
+                record["load_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
                 records.append(record)
                 print(json.dumps(record), flush=True)
     print()
     print(summarize(records, stacks))
+    loads = [value for r in records for value in r.get("load_1m", [])]
+    if loads:
+        print(f"1-minute load average during the runs: {min(loads):.2f}-{max(loads):.2f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             for record in records:

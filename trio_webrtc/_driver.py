@@ -7,10 +7,18 @@ may be called from any task (a ``send`` on a channel, a Godot ``put_packet``): i
 the core has, dispatches the core's events to the owner's callback, and re-arms the timer.
 
 Bundling. ``flush_soon(nbytes)`` is what a channel send calls instead: when nothing is in
-flight it flushes at once (a lone message goes out without delay), and when a full bundle's
-worth is waiting too; otherwise a flusher task flushes after the sending tasks have had a
-few more scheduling rounds to queue messages, so a stream of small messages leaves in full
-SCTP packets (RFC 9260 §6.10) instead of one packet (and one SACK) per message.
+flight it flushes at once (a lone message goes out without delay). Otherwise the senders
+are "bundling": every flush meanwhile (a SACK arriving, 64 KiB queued) sends full SCTP
+packets only and keeps a partly filled tail (``datagrams_to_send(hold=True)``), and a
+flusher task sends the tail once the senders stop adding (two quiet scheduling rounds; a
+sender still busy after 8 rounds is looked at every millisecond instead), so a stream of
+small messages leaves in full packets (RFC 9260 §6.10) instead of one packet (and one
+SACK) per message. A receive burst that is one packet asking for a SACK (RFC 7053 I bit)
+leaves that SACK to the flusher too, so that a reply sent meanwhile carries it.
+
+Linux UDP GSO/GRO: runs of same-size datagrams to one address go in one ``sendmsg``
+(``UDP_SEGMENT``) and sockets receive such batches in one ``recvmsg`` (``UDP_GRO``);
+detected per socket, with plain ``sendto``/``recvfrom`` as the fallback.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ import logging
 import math
 import random
 import socket
+import struct
+import sys
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,9 +54,19 @@ Address = tuple[str, int]
 _RECEIVE_BURST = 512
 _MAX_PENDING_DATAGRAMS = 8192
 _SOCKET_BUFFER = 4 << 20
-_BUNDLE_BYTES = 16 << 10  # full packets go at once when this much user data is waiting
+_BUNDLE_BYTES = 64 << 10  # full packets go at once when this much user data is waiting
 _QUICK_ROUNDS = 8  # scheduling rounds the flusher looks at one by one before polling
-_STREAM_POLL = 0.0002  # seconds between the flusher's looks at a streaming sender
+_STREAM_POLL = 0.001  # seconds between the flusher's looks at a streaming sender
+# Linux UDP segmentation offload (udp(7)): one sendmsg carries up to 64 same-size
+# datagrams (UDP_SEGMENT), and a socket with UDP_GRO receives such a batch in one recvmsg
+# (the segment size in a control message) instead of one syscall per datagram.
+_SOL_UDP = 17
+_UDP_SEGMENT = 103
+_UDP_GRO = 104
+_GSO_MAX_SEGMENTS = 64
+_GSO_MAX_BYTES = 65000
+_U16 = struct.Struct("=H")
+_GRO_CMSG_SPACE = socket.CMSG_SPACE(4) if hasattr(socket, "CMSG_SPACE") else 0
 
 
 class DatagramSocket(Protocol):
@@ -70,14 +90,41 @@ class DatagramSocket(Protocol):
 
 
 class UdpSocket:
-    """A non-blocking UDP socket; ``recvfrom``/``sendto`` are the stdlib's bound methods."""
+    """A non-blocking UDP socket; ``recvfrom``/``sendto`` are the stdlib's bound methods.
 
-    def __init__(self, sock: socket.socket) -> None:
+    On Linux it also batches: ``gso`` (send same-size datagrams in one ``sendmsg``; the
+    driver turns it off for good if the kernel refuses) and ``gro`` (``recv_batch``
+    returns a coalesced batch and its segment size), detected once per socket.
+    """
+
+    def __init__(self, sock: socket.socket, *, offload: bool = True) -> None:
         self.socket = sock
         self.recvfrom = sock.recvfrom
         self.sendto = sock.sendto
         self.getsockname = sock.getsockname
         self.fileno = sock.fileno
+        self.gso = offload and sys.platform == "linux" and hasattr(sock, "sendmsg")
+        self.gro = False
+        if self.gso and _GRO_CMSG_SPACE:
+            try:
+                sock.setsockopt(_SOL_UDP, _UDP_GRO, 1)
+                self.gro = True
+            except OSError:
+                pass
+
+    def send_batch(self, datagrams: list[bytes], size: int, address: Address) -> None:
+        """Send datagrams of ``size`` bytes (the last may be shorter) in one syscall."""
+        self.socket.sendmsg(
+            [b"".join(datagrams)], [(_SOL_UDP, _UDP_SEGMENT, _U16.pack(size))], 0, address
+        )
+
+    def recv_batch(self) -> tuple[bytes, int, Any]:
+        """(data, segment size or 0 when it is one datagram, sender) from a GRO socket."""
+        data, ancdata, _flags, address = self.socket.recvmsg(65536, _GRO_CMSG_SPACE)
+        for level, kind, value in ancdata:
+            if level == _SOL_UDP and kind == _UDP_GRO:
+                return data, int.from_bytes(value[:4].ljust(4, b"\0"), sys.byteorder), address
+        return data, 0, address
 
     def close(self) -> None:
         self.socket.close()
@@ -166,6 +213,9 @@ class CoreDriver:
         }
         self._writable = trio.Event()
         self._timer_scope: trio.CancelScope | None = None
+        # The timer task's deadline. A flush only moves it earlier: a later deadline (T3
+        # pushed back by every SACK) waits for the task's next wakeup, which re-reads it.
+        self._armed = math.inf
         self._closed = False
         self._dispatching = False
         self._unflushed = 0  # user bytes queued since the last flush
@@ -202,6 +252,8 @@ class CoreDriver:
 
     async def _receive_task(self, sock: DatagramSocket, local: Address) -> None:
         recvfrom = sock.recvfrom
+        recv_batch = sock.recv_batch if isinstance(sock, UdpSocket) and sock.gro else None
+        receive = self.core.receive_datagram
         core = self.core
         while True:
             await sock.wait_readable()
@@ -209,14 +261,24 @@ class CoreDriver:
             count = 0
             while count < _RECEIVE_BURST:
                 try:
-                    data, address = recvfrom(65536)
+                    if recv_batch is None:
+                        data, address = recvfrom(65536)
+                        size = 0
+                    else:
+                        data, size, address = recv_batch()
                 except BlockingIOError:
                     break
                 except OSError as exc:  # e.g. ICMP errors reported on the socket
                     logger.debug("[%s] recvfrom on %s: %s", core.log_prefix, local, exc)
                     continue
-                count += 1
-                core.receive_datagram(data, local, (address[0], address[1]), now)
+                remote = (address[0], address[1])
+                if size and len(data) > size:  # a GRO batch: split it again
+                    for offset in range(0, len(data), size):
+                        receive(data[offset : offset + size], local, remote, now)
+                        count += 1
+                else:
+                    count += 1
+                    receive(data, local, remote, now)
             self.datagrams_received += count
             if count == 1 and not self._closed and core.ack_can_wait():
                 # One packet of DATA asked for a SACK: wake the readers first and let the
@@ -278,8 +340,10 @@ class CoreDriver:
         core = self.core
         while True:
             deadline = core.get_timer()
-            with trio.CancelScope(deadline=math.inf if deadline is None else deadline) as scope:
+            armed = math.inf if deadline is None else deadline
+            with trio.CancelScope(deadline=armed) as scope:
                 self._timer_scope = scope
+                self._armed = armed
                 await trio.sleep_forever()
             self._timer_scope = None
             now = trio.current_time()
@@ -376,7 +440,12 @@ class CoreDriver:
         now = trio.current_time()
         sockets = self._sockets
         sent = 0
-        for data, local, remote in core.datagrams_to_send(now, hold=hold):
+        out = core.datagrams_to_send(now, hold=hold)
+        count = len(out)
+        index = 0
+        while index < count:
+            data, local, remote = out[index]
+            index += 1
             sock = sockets.get(local)
             if sock is None:
                 if self._ice_io is not None:  # a TURN stream's pseudo local address
@@ -386,6 +455,13 @@ class CoreDriver:
             if queue:
                 self._queue(queue, data, remote)
                 continue
+            if index < count and isinstance(sock, UdpSocket) and sock.gso:
+                end = self._batch_end(out, index - 1)
+                if end > index:
+                    batch = [item[0] for item in out[index - 1 : end]]
+                    index = end
+                    sent += self._send_batch(sock, queue, batch, remote)
+                    continue
             try:
                 sock.sendto(data, remote)
                 sent += 1
@@ -400,7 +476,59 @@ class CoreDriver:
         scope = self._timer_scope
         if scope is not None:
             deadline = core.get_timer()
-            scope.deadline = math.inf if deadline is None else deadline
+            if deadline is not None and deadline < self._armed:
+                scope.deadline = self._armed = deadline
+
+    @staticmethod
+    def _batch_end(out: list[tuple[bytes, Address, Address]], start: int) -> int:
+        """End of the run from ``start`` that one GSO send can carry: same route, same
+        size, the last possibly shorter."""
+        first, local, remote = out[start]
+        size = len(first)
+        limit = min(len(out), start + min(_GSO_MAX_SEGMENTS, _GSO_MAX_BYTES // size))
+        end = start + 1
+        while end < limit:
+            data, data_local, data_remote = out[end]
+            if data_remote != remote or data_local != local or len(data) > size:
+                break
+            end += 1
+            if len(data) < size:
+                break
+        return end
+
+    def _send_batch(
+        self,
+        sock: UdpSocket,
+        queue: deque[tuple[bytes, Address]],
+        batch: list[bytes],
+        remote: Address,
+    ) -> int:
+        try:
+            sock.send_batch(batch, len(batch[0]), remote)
+            return len(batch)
+        except BlockingIOError:
+            pass
+        except OSError as exc:  # no UDP_SEGMENT here: plain sends from now on
+            logger.debug("[%s] UDP GSO unavailable: %s", self.core.log_prefix, exc)
+            sock.gso = False
+            sent = 0
+            for index, data in enumerate(batch):
+                try:
+                    sock.sendto(data, remote)
+                    sent += 1
+                except BlockingIOError:
+                    batch = batch[index:]
+                    break
+                except OSError as error:
+                    logger.debug("[%s] sendto %s: %s", self.core.log_prefix, remote, error)
+            else:
+                return sent
+            for data in batch:
+                self._queue(queue, data, remote)
+            return sent
+        for data in batch:
+            self._queue(queue, data, remote)
+        return 0
 
     def _queue(self, queue: deque[tuple[bytes, Address]], data: bytes, remote: Address) -> None:
         if len(queue) >= _MAX_PENDING_DATAGRAMS:

@@ -495,8 +495,7 @@ class ChannelManager:
             limit = DEFAULT_MAX_MESSAGE_SIZE
         if size > limit > 0:
             raise MessageTooLargeError(
-                f"message of {size} bytes exceeds the peer's max-message-size "
-                f"of {limit} bytes"
+                f"message of {size} bytes exceeds the peer's max-message-size of {limit} bytes"
             )
         if not size:
             payload = b"\x00"  # RFC 8831 §6.6: empty messages carry one byte

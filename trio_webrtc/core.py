@@ -36,7 +36,14 @@ from .dtls import (
 )
 from .errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
 from .gathering import IceGathering, StreamTarget
-from .ice import Candidate, IceAgent, IceState, IceStateChanged, SelectedPairChanged
+from .ice import (
+    Candidate,
+    IceAgent,
+    IceState,
+    IceStateChanged,
+    PairState,
+    SelectedPairChanged,
+)
 from .jsep import (
     LocalParameters,
     SdpType,
@@ -605,6 +612,13 @@ class PeerConnectionCore:
         if first < 4:
             self.ice.receive_datagram(data, local, remote, now)
             self._process(now)
+            dtls = self.dtls
+            if (
+                dtls is not None
+                and self.ice.selected_pair is None
+                and (dtls.state is DtlsState.NEW or self._early_dtls)
+            ):
+                self._use_valid_pair(dtls, now)
         elif 20 <= first < 64:
             dtls = self.dtls
             if dtls is None:
@@ -624,8 +638,14 @@ class PeerConnectionCore:
                     self._early_dtls.append((data, local, remote))
                     return
                 self._dtls_route = (local, remote)
-            dtls.receive_datagram(data, now)
-            self._process(now)
+            plaintext = dtls.receive_record(data, now)
+            if plaintext is None:
+                self._process(now)  # handshake, alerts, several records: the event path
+                return
+            sctp = self.sctp  # the data phase: one record straight into SCTP
+            if sctp is not None:
+                sctp.receive_datagram(plaintext, now)
+                self._process_sctp_events(now)
         else:
             self._log(logging.DEBUG, "dropping datagram with first byte %d from %s", first, remote)
 
@@ -848,6 +868,36 @@ class PeerConnectionCore:
                     self.dtls.receive_datagram(data, now)
         if self.dtls.state.name == "NEW":
             self.dtls.start(now)
+
+    def _use_valid_pair(self, dtls: DtlsTransport, now: float) -> None:
+        """Before ICE selects a pair, run DTLS on the best valid pair (RFC 8445 §12.1:
+        data MAY be sent on any valid pair until then): the handshake then overlaps the
+        nomination check, which Ta pacing sends one Ta after the first check."""
+        ice = self.ice
+        for pair in ice.pairs:  # highest priority first
+            if pair.state is PairState.SUCCEEDED:
+                break
+        else:
+            return
+        if self._early_dtls:
+            early = list(self._early_dtls)
+            self._early_dtls.clear()
+            for data, local, remote in early:
+                if ice.is_valid_remote(local, remote):
+                    self._dtls_route = (local, remote)
+                    dtls.receive_datagram(data, now)
+                else:
+                    self._early_dtls.append((data, local, remote))
+        if dtls.state is DtlsState.NEW and dtls.is_client:
+            self._log(
+                logging.INFO,
+                "starting DTLS on valid pair %s -> %s",
+                pair.local_address,
+                pair.remote_address,
+            )
+            self._dtls_route = pair.key
+            dtls.start(now)
+        self._process(now)
 
     def _update_connection_state(self) -> None:
         if self._closed or self._closed_by_peer:

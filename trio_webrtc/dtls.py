@@ -417,6 +417,31 @@ class DtlsTransport:
             return
         self._receive_slow(data, now)
 
+    def receive_record(self, data: bytes, now: float) -> bytes | None:
+        """Data-phase fast path: one application_data record's plaintext, no event; None
+        for anything else, which :meth:`receive_datagram` handles (events as usual)."""
+        size = len(data)
+        if (
+            self._state is _CONNECTED
+            and size > _RECORD_HEADER_SIZE
+            and data[0] == CONTENT_APPLICATION_DATA
+            and size == _RECORD_HEADER_SIZE + ((data[11] << 8) | data[12])
+        ):
+            ssl = self._ssl
+            ssl.bio_write(data)
+            try:
+                return ssl.recv(_RECV_SIZE)
+            except SSL.WantReadError:
+                return None  # dropped by OpenSSL: nothing to deliver
+            except SSL.ZeroReturnError:
+                self._on_close_notify()
+                return None
+            except SSL.Error as exc:
+                self._fail(f"record layer error: {_describe(exc)}")
+                return None
+        self.receive_datagram(data, now)
+        return None
+
     def send(self, data: bytes) -> None:
         """Encrypt ``data`` as one application_data record and queue it as a datagram.
 

@@ -85,6 +85,7 @@ _EXTENSIONS = bytes([CHUNK_FORWARD_TSN, CHUNK_RECONFIG])
 _HEARTBEAT_INFO = struct.Struct("!dQ")
 
 S = AssociationState
+_ESTABLISHED = S.ESTABLISHED
 _DATA_STATES = frozenset({S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_RECEIVED})
 _SEND_STATES = frozenset({S.COOKIE_WAIT, S.COOKIE_ECHOED, S.ESTABLISHED})
 _RECEIVE_STATES = frozenset(
@@ -127,11 +128,11 @@ class _Packets:
         if alone:
             self.flush()
 
-    def emit(self, header: bytes, data: bytes | memoryview, pad: bytes) -> None:
+    def emit(self, header: bytes, data: bytes | memoryview, pad: bytes, wire: int) -> None:
         parts = self._parts
         parts.append(header)
         parts.append(data)
-        self._size += len(header) + len(data) + len(pad)
+        self._size += wire
         if pad:
             parts.append(pad)
 
@@ -244,7 +245,8 @@ class SctpAssociation:
     ) -> int:
         """Queue one message and return the stream's buffered amount after it. Raises
         InvalidStateError, SendBufferFullError, LocalProtocolError."""
-        if self.state not in _SEND_STATES:
+        state = self.state
+        if state is not _ESTABLISHED and state not in _SEND_STATES:  # (enum hash is slow)
             raise InvalidStateError(f"cannot send in state {self.state.value}")
         if not 0 <= stream_id < STREAMS:
             raise LocalProtocolError(f"invalid stream id {stream_id}")
@@ -478,15 +480,25 @@ class SctpAssociation:
         would only partly fill a packet stays queued (RFC 9260 §6.1 bundling); everything
         else (control chunks, SACK, retransmissions, full packets of DATA) goes now.
         """
+        out = self._outbound
+        if not (
+            self._control
+            or self._sack_due
+            or out._pending
+            or out._retransmits
+            or out.forward_tsn_due
+            or (self._reconfig is not None and self._reconfig.wants_to_send)
+        ):
+            return []  # the common case of a flush with nothing new: no packet builder
         packets = _Packets(self, self._mtu)
         if self._control:
             for chunk, vtag, alone in self._control:
                 packets.add(chunk, vtag, alone)
             self._control = []
         inbound = self._inbound
-        out = self._outbound
         if self.state is not S.CLOSED and inbound is not None:
-            data_state = self.state in _DATA_STATES
+            state = self.state
+            data_state = state is _ESTABLISHED or state in _DATA_STATES
             if self._sack_due or (self._delayed_ack is not None and data_state and out.has_pending):
                 packets.add(inbound.build_sack(self._mtu - 12))
                 self._sack_due = self._sack_can_wait = False
@@ -508,7 +520,7 @@ class SctpAssociation:
                     packets.emit,
                     packets.flush,
                     data_state,
-                    packets.limit if hold else 0,
+                    hold=packets.limit if hold else 0,
                 )
         packets.flush()
         return packets.packets
@@ -561,7 +573,9 @@ class SctpAssociation:
         unpack_data = DATA_FIELDS.unpack_from
         for ctype, flags, start, end in iter_chunks(data):
             if ctype == CHUNK_DATA:
-                if inbound is None or self.state not in _RECEIVE_STATES:
+                if inbound is None or (
+                    self.state is not _ESTABLISHED and self.state not in _RECEIVE_STATES
+                ):
                     continue
                 if end - start <= 12:
                     raise SctpParseError("DATA chunk without user data")

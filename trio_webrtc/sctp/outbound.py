@@ -96,8 +96,8 @@ class _Chunk:
         self.missing = 0
 
 
-Emit = Callable[[bytes, bytes | memoryview, bytes], None]
-"""Adds one DATA chunk (header, payload, padding) to the packet being built."""
+Emit = Callable[[bytes, bytes | memoryview, bytes, int], None]
+"""Adds one DATA chunk (header, payload, padding, padded length) to the packet being built."""
 
 
 class Outbound:
@@ -166,7 +166,15 @@ class Outbound:
         step = self.fragment_size
         chunks = message.chunks
         if size <= step:
-            chunks.append(_Chunk(message, base | FLAG_BEGIN | FLAG_END, data))
+            chunk = _Chunk(message, base | FLAG_BEGIN | FLAG_END, data)
+            chunks.append(chunk)
+            self._pending.append(chunk)
+            self.pending_wire += (19 + size) & ~3
+            self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + 1
+            buffered = self.buffered.get(sid, 0) + size
+            self.buffered[sid] = buffered
+            self.total_buffered += size
+            return buffered
         else:
             view = memoryview(data)
             for offset in range(0, size, step):
@@ -294,6 +302,7 @@ class Outbound:
             ),
             chunk.data,
             _PADS[length & 3],
+            (length + 3) & ~3,
         )
 
     def fill(
@@ -303,6 +312,7 @@ class Outbound:
         emit: Emit,
         new_packet: Callable[[], None],
         allow_new: bool,
+        *,
         hold: int = 0,
     ) -> None:
         """Emit retransmissions then new DATA, within cwnd and the peer's rwnd.
