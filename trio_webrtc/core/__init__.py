@@ -11,22 +11,24 @@ Connection states follow W3C ``RTCPeerConnectionState`` (and so Godot's ``Connec
 NEW until ICE starts checking; CONNECTING while ICE checks or DTLS handshakes; CONNECTED
 when ICE has a pair and DTLS is up; DISCONNECTED while ICE consent is overdue; FAILED when
 ICE or DTLS failed; CLOSED after ``close()`` or the peer's DTLS close_notify.
+
+The package: this module holds the transport side (demultiplexing, layer plumbing,
+states); :mod:`.signaling` the JSEP side (offer/answer, remote candidates);
+:mod:`.events` the states and events; :mod:`.sctp_proxy` the stand-in association the
+channel manager uses until DTLS is up.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 import random
 import secrets
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
 
-from . import dcep, mdns
-from .certificate import Certificate
-from .config import Configuration
-from .dtls import (
+from .. import dcep, mdns
+from ..certificate import Certificate
+from ..config import Configuration
+from ..dtls import (
     ApplicationData,
     DtlsClosed,
     DtlsFailed,
@@ -34,9 +36,9 @@ from .dtls import (
     DtlsTransport,
     HandshakeCompleted,
 )
-from .errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
-from .gathering import IceGathering, StreamTarget
-from .ice import (
+from ..errors import InvalidStateError
+from ..gathering import IceGathering, StreamTarget
+from ..ice import (
     Candidate,
     IceAgent,
     IceState,
@@ -44,16 +46,8 @@ from .ice import (
     PairState,
     SelectedPairChanged,
 )
-from .jsep import (
-    LocalParameters,
-    SdpType,
-    SignalingState,
-    SignalingStateMachine,
-    create_answer,
-    create_offer,
-    negotiated_dtls_role,
-)
-from .sctp import (
+from ..jsep import SignalingStateMachine, negotiated_dtls_role
+from ..sctp import (
     AssociationClosed,
     AssociationEstablished,
     BufferedAmountLow,
@@ -62,7 +56,18 @@ from .sctp import (
     SctpAssociation,
     StreamsReset,
 )
-from .sdp import DataChannelDescription, SessionDescription
+from ..sdp import DataChannelDescription
+from .events import (
+    ConnectionState,
+    ConnectionStateChanged,
+    CoreEvent,
+    GatheringState,
+    GatheringStateChanged,
+    LocalCandidate,
+    SignalingStateChanged,
+)
+from .sctp_proxy import PendingAssociation
+from .signaling import SignalingMixin
 
 __all__ = [
     "ConnectionState",
@@ -83,111 +88,7 @@ _MAX_EARLY_DTLS = 16
 _ICE_UNUSABLE = (IceState.FAILED, IceState.CLOSED)
 
 
-class ConnectionState(enum.IntEnum):
-    """W3C RTCPeerConnectionState, with Godot's values."""
-
-    NEW = 0
-    CONNECTING = 1
-    CONNECTED = 2
-    DISCONNECTED = 3
-    FAILED = 4
-    CLOSED = 5
-
-
-class GatheringState(enum.IntEnum):
-    """W3C RTCIceGatheringState, with Godot's values."""
-
-    NEW = 0
-    GATHERING = 1
-    COMPLETE = 2
-
-
-class CoreEvent:
-    """Base of the events the core emits (channel events are passed through as-is)."""
-
-    __slots__ = ()
-
-
-@dataclass(frozen=True)
-class LocalCandidate(CoreEvent):
-    """A local candidate to signal; ``candidate`` None means end-of-candidates."""
-
-    candidate: str | None
-    sdp_mid: str
-    sdp_mline_index: int
-
-
-@dataclass(frozen=True)
-class ConnectionStateChanged(CoreEvent):
-    state: ConnectionState
-
-
-@dataclass(frozen=True)
-class GatheringStateChanged(CoreEvent):
-    state: GatheringState
-
-
-@dataclass(frozen=True)
-class SignalingStateChanged(CoreEvent):
-    state: SignalingState
-
-
-class _LazySctp:
-    """The SCTP transport the channel manager talks to, before the association exists."""
-
-    def __init__(self) -> None:
-        self.association: SctpAssociation | None = None
-        self._thresholds: dict[int, int] = {}
-
-    def send(
-        self,
-        stream_id: int,
-        ppid: int,
-        data: bytes | bytearray | memoryview,
-        *,
-        ordered: bool = True,
-        max_retransmits: int | None = None,
-        lifetime: float | None = None,
-        now: float,
-    ) -> int:
-        if self.association is None:
-            raise InvalidStateError("the SCTP association is not established")
-        return self.association.send(
-            stream_id,
-            ppid,
-            data,
-            ordered=ordered,
-            max_retransmits=max_retransmits,
-            lifetime=lifetime,
-            now=now,
-        )
-
-    def buffered_amount(self, stream_id: int) -> int:
-        return 0 if self.association is None else self.association.buffered_amount(stream_id)
-
-    def set_buffered_amount_low_threshold(self, stream_id: int, threshold: int) -> None:
-        self._thresholds[stream_id] = threshold
-        if self.association is not None:
-            self.association.set_buffered_amount_low_threshold(stream_id, threshold)
-
-    def data_consumed(self, nbytes: int) -> bool:
-        return self.association is not None and self.association.data_consumed(nbytes)
-
-    def reset_streams(self, stream_ids: Sequence[int], now: float) -> None:
-        if self.association is not None:
-            self.association.reset_streams(stream_ids, now)
-
-    def attach(self, association: SctpAssociation) -> None:
-        self.association = association
-        for stream_id, threshold in self._thresholds.items():
-            association.set_buffered_amount_low_threshold(stream_id, threshold)
-        # From now on the data path calls the association directly (no proxy hop).
-        self.send = association.send  # type: ignore[method-assign]
-        self.buffered_amount = association.buffered_amount  # type: ignore[method-assign]
-        self.data_consumed = association.data_consumed  # type: ignore[method-assign]
-
-
-class PeerConnectionCore:
+class PeerConnectionCore(SignalingMixin):
     """Sans-I/O peer connection: signaling calls, datagrams and ``now`` in; datagrams,
     one timer deadline and events out.
 
@@ -215,7 +116,7 @@ class PeerConnectionCore:
         # JSEP, DTLS, SCTP and the channel manager prepend their prefix verbatim.
         self._layer_prefix = f"[{log_prefix}] "
         self._signaling = SignalingStateMachine(log_prefix=self._layer_prefix)
-        self._sctp_proxy = _LazySctp()
+        self._sctp_proxy = PendingAssociation()
         self.channels = dcep.ChannelManager(self._sctp_proxy, log_prefix=self._layer_prefix)
         self.dtls: DtlsTransport | None = None
         self.sctp: SctpAssociation | None = None
@@ -244,18 +145,6 @@ class PeerConnectionCore:
         self.hostnames_pending = False
 
     # ------------------------------------------------------------------ states
-
-    @property
-    def signaling_state(self) -> SignalingState:
-        return self._signaling.state
-
-    @property
-    def remote_description(self) -> DataChannelDescription | None:
-        return self._remote or self._pending_remote
-
-    @property
-    def local_description(self) -> DataChannelDescription | None:
-        return self._local or self._pending_local
 
     def _log(self, level: int, message: str, *args: object) -> None:
         logger.log(level, "[%s] " + message, self.log_prefix, *args)
@@ -377,172 +266,6 @@ class PeerConnectionCore:
         if state is not self.gathering_state:
             self.gathering_state = state
             self._events.append(GatheringStateChanged(state))
-
-    # --------------------------------------------------------------- signaling
-
-    def _local_parameters(self, setup: str, mid: str) -> LocalParameters:
-        self._session_version += 1
-        fingerprints = tuple(
-            (algorithm, self.certificate.fingerprint(algorithm)) for algorithm in ("sha-256",)
-        )
-        return LocalParameters(
-            ice_ufrag=self.ice.local_ufrag,
-            ice_pwd=self.ice.local_pwd,
-            fingerprints=fingerprints,
-            setup=setup,
-            max_message_size=self.configuration.max_message_size,
-            candidates=tuple(self._local_candidates),
-            end_of_candidates=self.gathering_state is GatheringState.COMPLETE,
-            mid=mid,
-            session_id=self._session_id,
-            session_version=self._session_version,
-        )
-
-    def create_offer(self) -> str:
-        """Return an offer SDP for a data-channel session (not yet applied)."""
-        self._check_open()
-        if self.signaling_state not in (SignalingState.STABLE, SignalingState.HAVE_LOCAL_OFFER):
-            raise InvalidStateError(f"cannot create an offer in {self.signaling_state.name}")
-        mid = self._local.mid if self._local is not None else "0"
-        return create_offer(self._local_parameters("actpass", mid)).serialize()
-
-    def create_answer(self) -> str:
-        """Return an answer SDP to the applied remote offer (not yet applied)."""
-        self._check_open()
-        if self.signaling_state not in (
-            SignalingState.HAVE_REMOTE_OFFER,
-            SignalingState.HAVE_LOCAL_PRANSWER,
-        ):
-            raise InvalidStateError(f"cannot create an answer in {self.signaling_state.name}")
-        assert self._remote_offer is not None
-        params = self._local_parameters(self._setup("active"), self._remote_offer_mid)
-        return create_answer(self._remote_offer, params).serialize()
-
-    def _setup(self, initial: str) -> str:
-        """a=setup for a new offer/answer: once DTLS runs, keep its role (RFC 8842 §5.5)."""
-        if self.dtls is None:
-            return initial
-        return "active" if self.dtls.is_client else "passive"
-
-    _remote_offer: SessionDescription | None = None
-    _remote_offer_mid: str = "0"
-
-    def set_local_description(self, sdp_type: str, sdp: str, now: float) -> None:
-        """Apply our own offer/answer; starts gathering. Raises on illegal calls."""
-        self._check_open()
-        kind = SdpType(sdp_type) if sdp_type in ("offer", "answer", "pranswer") else None
-        if kind is None:
-            raise LocalProtocolError(f"unsupported local description type {sdp_type!r}")
-        description = DataChannelDescription.from_session(SessionDescription.parse(sdp))
-        self._apply_signaling("local", kind)
-        if kind is SdpType.OFFER:
-            self._pending_local = description
-        else:
-            self._local = description
-            self._pending_local = None
-            if self._pending_remote is not None:
-                self._remote, self._pending_remote = self._pending_remote, None
-        self._start_gathering(now)
-        self._maybe_start_transports(now)
-
-    def set_remote_description(self, sdp_type: str, sdp: str, now: float) -> None:
-        """Apply the peer's offer/answer. Raises ``SdpParseError``/``InvalidStateError``."""
-        self._check_open()
-        if sdp_type not in ("offer", "answer", "pranswer"):
-            raise LocalProtocolError(f"unsupported remote description type {sdp_type!r}")
-        kind = SdpType(sdp_type)
-        session = SessionDescription.parse(sdp)
-        description = DataChannelDescription.from_session(session)
-        if kind is SdpType.ANSWER and description.setup == "actpass":
-            raise SdpParseError("an answer must not use a=setup:actpass")
-        previous = self.remote_description
-        restart = previous is not None and (
-            previous.ice_ufrag != description.ice_ufrag or previous.ice_pwd != description.ice_pwd
-        )
-        self._apply_signaling("remote", kind)
-        if kind is SdpType.OFFER:
-            self._remote_offer = session
-            self._remote_offer_mid = description.mid
-            self._pending_remote = description
-            if self.dtls is None:
-                self.ice.set_controlling(False)
-        else:
-            self._remote = description
-            self._pending_remote = None
-            if self._pending_local is not None:
-                self._local, self._pending_local = self._pending_local, None
-        if description.ice_lite:
-            self.ice.set_controlling(True)
-        if restart and kind is SdpType.OFFER:
-            self.ice.restart(now)  # RFC 8445 §9: the answerer takes new credentials too
-        self.ice.set_remote_credentials(
-            description.ice_ufrag, description.ice_pwd, lite=description.ice_lite
-        )
-        if restart:
-            self._log(logging.INFO, "remote ICE restart (new ufrag %s)", description.ice_ufrag)
-        self.channels.set_remote_max_message_size(description.max_message_size)
-        for value in description.candidates:
-            self._add_remote_candidate_value(value, now)
-        if description.end_of_candidates:
-            self.ice.add_remote_candidate(None, now)
-        self._maybe_start_transports(now)
-
-    def _apply_signaling(self, side: str, kind: SdpType) -> None:
-        before = self._signaling.state
-        after = self._signaling.apply(side, kind)
-        if after is not before:
-            self._events.append(SignalingStateChanged(after))
-
-    def add_remote_candidate(
-        self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None, now: float
-    ) -> None:
-        """Add a trickled remote candidate (None or "" = end-of-candidates).
-
-        The mid and index are not checked against the remote description: with BUNDLE
-        there is one transport, and peers disagree on which mid they put here.
-        """
-        self._check_open()
-        if not candidate:
-            self.ice.add_remote_candidate(None, now)
-            return
-        self._add_remote_candidate_value(candidate, now)
-        self._process(now)
-
-    def _add_remote_candidate_value(self, value: str, now: float) -> None:
-        try:
-            candidate = Candidate.from_sdp(value)
-        except ParseError as exc:
-            raise SdpParseError(f"bad remote candidate {value!r}: {exc}") from None
-        if candidate.transport.lower() != "udp":
-            self._log(logging.DEBUG, "ignoring non-UDP remote candidate %s", value)
-            return
-        if candidate.family is None:  # an mDNS name: held until the driver resolves it
-            for resolved in self._hostnames.hold(candidate, self._remote_ufrag()):
-                self.ice.add_remote_candidate(resolved, now)
-            self.hostnames_pending = self._hostnames.pending
-            return
-        self.ice.add_remote_candidate(candidate, now)
-
-    def hostnames_to_resolve(self) -> list[str]:
-        """Remote candidates' mDNS names to resolve (each returned once); the driver
-        resolves them and calls :meth:`hostname_resolved`."""
-        self.hostnames_pending = False
-        return self._hostnames.take()
-
-    def hostname_resolved(self, name: str, addresses: list[str], now: float) -> None:
-        """``name`` resolved to ``addresses`` (IP strings; empty when it did not): its
-        candidates join ICE with each address in place of the name (an existing
-        peer-reflexive candidate at that address takes their type and priority)."""
-        if self._closed:
-            return
-        for candidate in self._hostnames.resolved(name, addresses, self._remote_ufrag()):
-            self.ice.add_remote_candidate(candidate, now)
-        self._process(now)
-
-    def _remote_ufrag(self) -> str | None:
-        """The ufrag of the remote ICE generation now in use (a pending offer's first)."""
-        remote = self._pending_remote or self._remote
-        return remote.ice_ufrag if remote is not None else None
 
     def _maybe_start_transports(self, now: float) -> None:
         if self.dtls is not None or self._local is None or self._remote is None:
