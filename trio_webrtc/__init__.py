@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .channels import ChannelState
     from .config import Configuration, IceServer
     from .core import ConnectionState, GatheringState
     from .errors import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 # Imported on first use, so that ``import trio_webrtc.sdp`` (say) loads only that layer.
 _LAZY = {
+    "ChannelState": "channels",
     "Configuration": "config",
     "IceServer": "config",
     "ConnectionState": "core",
@@ -62,6 +64,7 @@ def __getattr__(name: str) -> Any:
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChannelState",
     "Configuration",
     "ConnectionFailedError",
     "ConnectionState",

@@ -20,9 +20,19 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from . import dcep
 from ._driver import CoreDriver, DatagramSocket, bind_udp_sockets
 from .certificate import Certificate
+from .channels import (
+    ChannelBufferedAmountLow,
+    ChannelClosed,
+    ChannelClosing,
+    ChannelMessage,
+    ChannelOpened,
+    ChannelParameters,
+    ChannelState,
+    DataChannelInfo,
+    IncomingChannel,
+)
 from .config import Configuration
 from .core import (
     ConnectionState,
@@ -46,7 +56,7 @@ _DEFAULT_HIGH_WATER = 1 << 20
 # Read bytes are reported to SCTP (reopening its window) when the queue runs empty or
 # this much was read: one call per burst rather than per message.
 _REPORT_READ_BYTES = 64 << 10
-_OPEN = dcep.ChannelState.OPEN
+_OPEN = ChannelState.OPEN
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class IceCandidate:
 class DataChannel(trio.abc.Channel["bytes | str"]):
     """One data channel. Text stays ``str``, binary stays ``bytes``, empty stays empty."""
 
-    def __init__(self, pc: PeerConnection, info: dcep.DataChannelInfo) -> None:
+    def __init__(self, pc: PeerConnection, info: DataChannelInfo) -> None:
         self._pc = pc
         self._info = info
         self._messages: deque[tuple[bytes | str, int]] = deque()
@@ -110,7 +120,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         return self._info.parameters.max_packet_lifetime
 
     @property
-    def state(self) -> dcep.ChannelState:
+    def state(self) -> ChannelState:
         return self._info.state
 
     @property
@@ -139,20 +149,20 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
 
     async def wait_open(self) -> None:
         """Wait until the channel is open; raise ``trio.BrokenResourceError`` if it closed."""
-        await self._wait_until(lambda: self.state is not dcep.ChannelState.CONNECTING)
-        if self.state is not dcep.ChannelState.OPEN:
+        await self._wait_until(lambda: self.state is not ChannelState.CONNECTING)
+        if self.state is not ChannelState.OPEN:
             raise trio.BrokenResourceError(f"channel {self.label!r} closed before opening")
 
     async def wait_closed(self) -> None:
         """Wait until both directions are closed (state CLOSED)."""
-        await self._wait_until(lambda: self.state is dcep.ChannelState.CLOSED)
+        await self._wait_until(lambda: self.state is ChannelState.CLOSED)
 
     async def wait_buffered_amount_low(self, threshold: int = 0) -> None:
         """Wait until at most ``threshold`` bytes remain queued."""
         key = self._info.key
         self._pc._core.channels.set_buffered_amount_low_threshold(key, threshold)
         await self._wait_until(
-            lambda: self.buffered_amount <= threshold or self.state is dcep.ChannelState.CLOSED
+            lambda: self.buffered_amount <= threshold or self.state is ChannelState.CLOSED
         )
 
     # ------------------------------------------------------------- send/receive
@@ -180,7 +190,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
             await trio.lowlevel.cancel_shielded_checkpoint()
             return
         async with lock:
-            if self.state is dcep.ChannelState.CONNECTING:
+            if self.state is ChannelState.CONNECTING:
                 await self.wait_open()
             self._check_sendable()
             if self.buffered_amount > self.high_water:
@@ -206,7 +216,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
     def _check_sendable(self) -> None:
         if self._closed_locally:
             raise trio.ClosedResourceError("channel closed")
-        if self.state is not dcep.ChannelState.OPEN:
+        if self.state is not ChannelState.OPEN:
             raise trio.BrokenResourceError(f"channel {self.label!r} is {self.state.name}")
 
     async def receive(self) -> bytes | str:
@@ -214,7 +224,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         while not self._messages:
             if self._closed_locally:
                 raise trio.ClosedResourceError("channel closed")
-            if self.state in (dcep.ChannelState.CLOSING, dcep.ChannelState.CLOSED):
+            if self.state in (ChannelState.CLOSING, ChannelState.CLOSED):
                 raise trio.EndOfChannel
             await self._park()
         await trio.lowlevel.checkpoint_if_cancelled()
@@ -515,7 +525,7 @@ class PeerConnection:
     ) -> DataChannel:
         """Create a data channel; ``max_packet_lifetime`` is in milliseconds."""
         self._require_running()
-        params = dcep.ChannelParameters(
+        params = ChannelParameters(
             label=label,
             protocol=protocol,
             ordered=ordered,
@@ -541,14 +551,14 @@ class PeerConnection:
     # ---------------------------------------------------------------- events
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, dcep.ChannelMessage):
+        if isinstance(event, ChannelMessage):
             channel = self._channels.get(event.key)
             if channel is not None:
                 channel._deliver(event.data, event.nbytes)
             else:
                 self._core.message_read(event.nbytes)
             return
-        if isinstance(event, dcep.IncomingChannel):
+        if isinstance(event, IncomingChannel):
             info = self._core.channels.get(event.key)
             if info is None:
                 return
@@ -559,10 +569,10 @@ class PeerConnection:
         elif isinstance(
             event,
             (
-                dcep.ChannelOpened,
-                dcep.ChannelClosing,
-                dcep.ChannelClosed,
-                dcep.ChannelBufferedAmountLow,
+                ChannelOpened,
+                ChannelClosing,
+                ChannelClosed,
+                ChannelBufferedAmountLow,
             ),
         ):
             channel = self._channels.get(event.key)

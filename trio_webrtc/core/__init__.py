@@ -25,8 +25,13 @@ import random
 import secrets
 from collections import deque
 
-from .. import dcep, mdns
+from .. import mdns
 from ..certificate import Certificate
+from ..channels import (
+    ChannelManager,
+    ChannelParameters,
+    DataChannelInfo,
+)
 from ..config import Configuration
 from ..dtls import (
     ApplicationData,
@@ -117,7 +122,7 @@ class PeerConnectionCore(SignalingMixin):
         self._layer_prefix = f"[{log_prefix}] "
         self._signaling = SignalingStateMachine(log_prefix=self._layer_prefix)
         self._sctp_proxy = PendingAssociation()
-        self.channels = dcep.ChannelManager(self._sctp_proxy, log_prefix=self._layer_prefix)
+        self.channels = ChannelManager(self._sctp_proxy, log_prefix=self._layer_prefix)
         self.dtls: DtlsTransport | None = None
         self.sctp: SctpAssociation | None = None
         self.connection_state = ConnectionState.NEW
@@ -295,9 +300,7 @@ class PeerConnectionCore(SignalingMixin):
 
     # ----------------------------------------------------------------- channels
 
-    def create_data_channel(
-        self, params: dcep.ChannelParameters, now: float
-    ) -> dcep.DataChannelInfo:
+    def create_data_channel(self, params: ChannelParameters, now: float) -> DataChannelInfo:
         """Create a channel (in-band or negotiated); raises on bad parameters."""
         self._check_open()
         info = self.channels.create_channel(params, now)
