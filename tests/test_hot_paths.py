@@ -246,7 +246,7 @@ async def test_reads_report_the_window_in_bursts(autojump_clock: trio.testing.Mo
 async def test_dtls_starts_on_a_valid_pair_before_nomination(
     autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="trio_webrtc")
+    caplog.set_level(logging.DEBUG, logger="trio_webrtc")
     net = MemoryNetwork(seed=10)
     async with (
         PeerConnection(network=net, name="a") as a,
@@ -254,8 +254,9 @@ async def test_dtls_starts_on_a_valid_pair_before_nomination(
     ):
         await _open(a, b)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("[b]")]
-    started = next(i for i, m in enumerate(lines) if "starting DTLS on valid pair" in m)
-    selected = next(i for i, m in enumerate(lines) if "selected pair" in m)
+    # ICE selects the first valid pair (RFC 8445 §12.1) and nominates it later.
+    started = next(i for i, m in enumerate(lines) if "DTLS client starting" in m)
+    selected = next(i for i, m in enumerate(lines) if m.endswith("(nominated)"))
     connected = next(i for i, m in enumerate(lines) if m.endswith("DTLS connected"))
     assert started < selected  # the handshake overlaps the paced nomination check
     assert started < connected

@@ -78,9 +78,12 @@ def test_two_agents_connect(a_addr: tuple[str, int], b_addr: tuple[str, int]) ->
     assert b.selected_pair == (b_addr, a_addr)
     assert a.is_valid_remote(a_addr, b_addr) and b.is_valid_remote(b_addr, a_addr)
     assert not a.is_valid_remote(a_addr, ("127.0.0.9", 1))
-    # Vanilla ICE with end-of-candidates: every pair checked, so COMPLETED.
-    assert _states(net, 0) == [IceState.CHECKING, IceState.COMPLETED]
-    assert _states(net, 1) == [IceState.CHECKING, IceState.COMPLETED]
+    # CONNECTED on the first valid pair; vanilla ICE with end-of-candidates: every pair
+    # checked and one nominated, so COMPLETED.
+    net.run(lambda: all(x.state is IceState.COMPLETED for x in (a, b)), timeout=1)
+    assert _states(net, 0) == [IceState.CHECKING, IceState.CONNECTED, IceState.COMPLETED]
+    assert _states(net, 1) == [IceState.CHECKING, IceState.CONNECTED, IceState.COMPLETED]
+    assert all(p.nominated for p in a.pairs + b.pairs)
     changes = [e for _, e in net.events_of(0) if isinstance(e, SelectedPairChanged)]
     assert changes == [SelectedPairChanged(a_addr, b_addr)]
 
@@ -130,6 +133,113 @@ def test_set_controlling_switches_role() -> None:
     agent = make_agent(True, 1)
     agent.set_controlling(False)
     assert not agent.controlling
+
+
+# ------------------------------------------------- selection before nomination (§12.1)
+
+B2_ADDR = ("127.0.0.2", 20001)
+
+
+def _changes(net: IceNetwork, index: int) -> list[tuple[tuple[str, int], tuple[str, int]]]:
+    return [
+        (e.local_address, e.remote_address)
+        for _, e in net.events_of(index)
+        if isinstance(e, SelectedPairChanged)
+    ]
+
+
+def _use_candidate_times(net: IceNetwork, index: int) -> list[float]:
+    """When node ``index`` received a request carrying USE-CANDIDATE."""
+    return [
+        t for t, data, _, _ in net.nodes[index].received
+        if stun.parse_message(data).has(stun.USE_CANDIDATE)
+    ]  # fmt: skip
+
+
+def test_connected_on_first_valid_pair_before_nomination() -> None:
+    a, b, net = _pair()
+    exchange(a, b, [host(*A_ADDR)], [host(*B_ADDR)])
+    net.run(lambda: _connected(a, b), timeout=1)
+    # One check each way (both sides check at t=0): up after one round trip, with no
+    # USE-CANDIDATE sent yet; the selected pair is usable at once.
+    assert _state_times(net, 0, IceState.CONNECTED) == [pytest.approx(2 * net.delay)]
+    assert _state_times(net, 1, IceState.CONNECTED) == [pytest.approx(2 * net.delay)]
+    assert a.selected_pair == (A_ADDR, B_ADDR) and b.selected_pair == (B_ADDR, A_ADDR)
+    assert not any(p.nominated for p in a.pairs + b.pairs)
+    assert a.state is IceState.CONNECTED  # COMPLETED needs the nomination too
+    net.run(lambda: all(x.state is IceState.COMPLETED for x in (a, b)), timeout=1)
+    # The nomination check is paced one Ta (0.05 s here) after the first check.
+    assert _use_candidate_times(net, 1) == [pytest.approx(0.05 + net.delay)]
+    assert all(p.nominated for p in a.pairs + b.pairs)
+    assert _changes(net, 0) == [(A_ADDR, B_ADDR)]  # nominated = provisional: no event
+    assert _changes(net, 1) == [(B_ADDR, A_ADDR)]
+
+
+def test_controlled_side_upgrades_then_follows_the_nomination() -> None:
+    """B (controlled) sends on its first valid pair, moves to a better one that succeeds
+    later, then to the lower-priority pair A nominated; nothing moves after that."""
+    a, b, net = _pair(b_addrs=(B_ADDR, B2_ADDR))
+    b_candidates = [host(*B_ADDR), host(*B2_ADDR, local_preference=100)]
+    exchange(a, b, [host(*A_ADDR)], b_candidates)
+
+    def drop(now: float, sender: int, data: bytes, src: object, dst: object) -> bool:
+        if now < 0.2 and B_ADDR in (src, dst):
+            return True  # the best pair answers late...
+        return now < 0.5 and stun.parse_message(data).has(stun.USE_CANDIDATE)  # ...and this
+
+    net.drop = drop
+    net.run(lambda: b.state is IceState.CONNECTED, timeout=1)
+    assert b.selected_pair == (B2_ADDR, A_ADDR)  # the first valid pair, B1's checks lost
+    net.run_for(0.45 - net.now)
+    assert b.selected_pair == (B_ADDR, A_ADDR)  # the better pair replaced it
+    assert all(p.state is PairState.SUCCEEDED for p in b.pairs)
+    assert b.state is IceState.CONNECTED  # every check done, but nothing nominated yet
+    # A settled on B2 before B1 answered and nominates it: no switching while it does.
+    assert a.selected_pair == (A_ADDR, B2_ADDR)
+    net.run(lambda: all(x.state is IceState.COMPLETED for x in (a, b)), timeout=5)
+    assert b.selected_pair == (B2_ADDR, A_ADDR)
+    assert _changes(net, 1) == [(B2_ADDR, A_ADDR), (B_ADDR, A_ADDR), (B2_ADDR, A_ADDR)]
+    assert _changes(net, 0) == [(A_ADDR, B2_ADDR)]
+    assert b.is_valid_remote(B_ADDR, A_ADDR)  # still accepted, not used
+    start = net.now
+    net.run_for(20)
+    assert len(_changes(net, 1)) == 3 and len(_changes(net, 0)) == 1  # no flapping
+    # Consent followed the selected pair: every later request goes on the nominated one.
+    consent = [
+        (local, remote)
+        for t, data, local, remote in net.nodes[0].received + net.nodes[1].received
+        if t > start and stun.parse_message(data).message_class is stun.MessageClass.REQUEST
+    ]
+    assert len(consent) >= 6
+    assert set(consent) == {(A_ADDR, B2_ADDR), (B2_ADDR, A_ADDR)}
+    assert a.state is IceState.COMPLETED and b.state is IceState.COMPLETED
+
+
+def test_failed_provisional_pair_falls_back_to_another_valid_pair() -> None:
+    a, b, net = _pair(b_addrs=(B_ADDR, B2_ADDR))
+    exchange(a, b, [host(*A_ADDR)], [host(*B_ADDR), host(*B2_ADDR, local_preference=100)])
+    net.drop = lambda now, sender, data, src, dst: now > 0.02 and B_ADDR in (src, dst)
+    net.run(lambda: a.state is IceState.CONNECTED, timeout=1)
+    assert a.selected_pair == (A_ADDR, B_ADDR)
+    net.run(lambda: a.state is IceState.COMPLETED, timeout=5)
+    # The nomination check on the best pair timed out (7 transmissions, 1.8 s): the next
+    # valid pair took over, was nominated, and the agent never went down meanwhile.
+    assert _changes(net, 0) == [(A_ADDR, B_ADDR), (A_ADDR, B2_ADDR)]
+    (moved_at,) = [t for t, e in net.events_of(0) if isinstance(e, SelectedPairChanged)][1:]
+    assert moved_at == pytest.approx(0.05 + 1.8)
+    assert _states(net, 0) == [IceState.CHECKING, IceState.CONNECTED, IceState.COMPLETED]
+    net.run(lambda: b.selected_pair == (B2_ADDR, A_ADDR), timeout=1)
+
+
+def test_only_valid_pair_failing_before_nomination_fails_ice() -> None:
+    a, b, net = _pair()
+    exchange(a, b, [host(*A_ADDR)], [host(*B_ADDR)])
+    net.blackout(0.02, 100.0)
+    net.run(lambda: a.state is IceState.FAILED, timeout=5)
+    # As before selection existed: FAILED when the last pair's check times out.
+    assert _states(net, 0) == [IceState.CHECKING, IceState.CONNECTED, IceState.FAILED]
+    assert _state_times(net, 0, IceState.FAILED) == [pytest.approx(0.05 + 1.8)]
+    assert not a.is_valid_remote(A_ADDR, B_ADDR)
 
 
 # --------------------------------------------------------------------- trickle
@@ -220,6 +330,8 @@ def test_remote_ice_lite() -> None:
     agent.add_remote_candidate(host(*B_ADDR), 0.0)
     agent.add_remote_candidate(None, 0.0)
     net.run(lambda: agent.state in UP, timeout=5)
+    assert agent.selected_pair == (A_ADDR, B_ADDR)
+    net.run(lambda: agent.state is IceState.COMPLETED, timeout=5)
     assert agent.selected_pair == (A_ADDR, B_ADDR)
     assert lite.nominated == (B_ADDR, A_ADDR)
     before = lite.requests
@@ -404,6 +516,36 @@ def test_ice_restart_keeps_selected_pair_until_new_one() -> None:
         and stun.parse_message(data).message_class is stun.MessageClass.REQUEST
     ]
     assert late and all(name == f"{ub}:{ua}" for name in late)
+
+
+def test_restart_uses_the_new_generation_before_nomination() -> None:
+    a, b, net = _pair()
+    _connect(a, b, net, eoc=False)
+    net.run_for(1)
+    ua, pa = a.restart(net.now)
+    ub, pb = b.restart(net.now)
+    net.drop = lambda now, sender, data, src, dst: stun.parse_message(data).has(stun.USE_CANDIDATE)
+    a.set_remote_credentials(ub, pb)
+    b.set_remote_credentials(ua, pa)
+    a.add_remote_candidate(host(*B_ADDR), net.now)
+    b.add_remote_candidate(host(*A_ADDR), net.now)
+    restart_at = net.now
+    net.run(lambda: a._selected_generation == b._selected_generation == 1, timeout=1)
+    assert not any(p.nominated for p in a.pairs + b.pairs)  # never nominated: all dropped
+    net.run_for(20)
+    for index, agent in enumerate((a, b)):
+        assert agent.state is IceState.CONNECTED and agent._selected_generation == 1
+        assert IceState.DISCONNECTED not in _states(net, index)
+        assert len(_changes(net, index)) == 1
+    # Consent runs with the new generation's credentials on both sides.
+    for index, (ours, theirs) in enumerate([(ua, ub), (ub, ua)]):
+        late = {
+            stun.parse_message(data).get_str(stun.USERNAME)
+            for t, data, _, _ in net.nodes[index].received
+            if t > restart_at + 1
+            and stun.parse_message(data).message_class is stun.MessageClass.REQUEST
+        }
+        assert late == {f"{ours}:{theirs}"}
 
 
 def test_remote_restart_without_local_restart() -> None:

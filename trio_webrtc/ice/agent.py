@@ -6,14 +6,21 @@ checklist), §6.1.4 (Ta pacing, triggered-check queue, frozen pairs), §7.2.2 an
 §7.2.5 (processing responses, 487 role conflict of §7.2.5.1, source checks of §7.2.5.2.1),
 §7.3.1.1 (role conflicts on requests), §8.1 (regular nomination; a remote ICE-lite peer,
 §2.5, makes us controlling), §9 (ICE restart keeping the selected pair until a new one is
-chosen); RFC 8838 (trickle: candidates before or after credentials, end-of-candidates) and
-RFC 7675 (consent freshness, via :mod:`.consent`).
+chosen), §12.1 (sending on a valid pair before nomination); RFC 8838 (trickle: candidates
+before or after credentials, end-of-candidates) and RFC 7675 (consent freshness, via
+:mod:`.consent`, always on the selected pair).
 
 Local candidates are the driver's sockets: each pair's local side is a *base* (host
 candidates, or relayed ones); a server-reflexive local candidate is pruned to its base
 (§6.1.2.4). Remote hostname (mDNS) candidates are not resolved here: they are ignored
 (the core resolves their names and adds the result); a signalled candidate at a learnt
 peer-reflexive candidate's address replaces it.
+
+Like libwebrtc and W3C "connected" ("found a usable connection"), the first successful
+check makes the best valid pair the selected one and the agent CONNECTED; until nomination
+a better valid pair replaces it (and the best remaining one if it fails). The nominated
+pair (§8.1.1) then replaces it for good: only a higher-priority nomination moves it later.
+COMPLETED needs nomination and end-of-candidates.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from .checklist import (
     PairState,
     StunTransaction,
     TransactionTable,
+    peer_reflexive,
 )
 from .consent import ConsentFreshness
 from .events import IceEvent, IceState, IceStateChanged, SelectedPairChanged
@@ -128,6 +136,7 @@ class IceAgent:
         # The selected pair and the credentials its consent checks use.
         self._selected: PairKey | None = None
         self._selected_generation = -1
+        self._selected_nominated = False
         self._consent_creds: tuple[str, str, str] | None = None  # remote ufrag, pwd, local
         self._previous_local: tuple[str, str] | None = None
 
@@ -322,15 +331,9 @@ class IceAgent:
         """The earliest absolute deadline at which :meth:`handle_timer` must run."""
         if self._state in (IceState.CLOSED, IceState.FAILED):
             return None
-        deadlines: list[float] = []
-        if self._next_check_at is not None and self._remote_pwd is not None:
+        deadlines = [self._transactions.next_deadline(), self._nomination_deadline()]
+        if self._remote_pwd is not None:
             deadlines.append(self._next_check_at)
-        retransmit = self._transactions.next_deadline()
-        if retransmit is not None:
-            deadlines.append(retransmit)
-        settle = self._nomination_deadline()
-        if settle is not None:
-            deadlines.append(settle)
         if self._selected is not None:
             deadlines.append(self._consent.next_send())
             deadlines.append(self._consent.expires_at())
@@ -339,7 +342,7 @@ class IceAgent:
                 deadlines.append(disconnected)
         elif self._checking_since is not None:
             deadlines.append(self._checking_since + CHECKING_TIMEOUT)
-        return min(deadlines) if deadlines else None
+        return min((d for d in deadlines if d is not None), default=None)
 
     def handle_timer(self, now: float) -> None:
         """Run everything due at ``now``: retransmissions, paced checks, consent."""
@@ -397,59 +400,57 @@ class IceAgent:
         self._checklist.enqueue_triggered(key, front=front)
         self._schedule_checks()
 
-    def _request(
-        self, remote_ufrag: str, local_ufrag: str, base: Candidate | None, use_candidate: bool
-    ) -> stun.Message:
+    def _transaction(
+        self, creds: tuple[str, str, str], key: PairKey, now: float, generation: int, nominate: bool
+    ) -> StunTransaction:
+        """A signed Binding request on pair ``key`` (§7.2.2); ``creds`` as consent's."""
+        remote_ufrag, remote_pwd, local_ufrag = creds
+        base = next((c for c in self._local_candidates if (c.address, c.port) == key[0]), None)
         priority = 0
-        if base is not None:
+        if base is not None:  # §7.1.1: the priority a peer-reflexive candidate would have
             priority = compute_priority("prflx", base.local_preference, base.component)
-        return binding_request(
+        message = binding_request(
             username=f"{remote_ufrag}:{local_ufrag}",
             priority=priority,
             controlling=self._controlling,
             tie_breaker=self._tie_breaker,
-            use_candidate=use_candidate,
+            use_candidate=nominate,
             rng=self._rng,
+        )
+        return StunTransaction(
+            transaction_id=message.transaction_id,
+            data=stun.encode(message, remote_pwd.encode(), True),
+            local=key[0],
+            remote=key[1],
+            remote_pwd=remote_pwd,
+            controlling=self._controlling,
+            generation=generation,
+            sent_at=now,
+            use_candidate=nominate,
         )
 
     def _send_check(self, pair: CandidatePair, now: float) -> None:
         assert self._remote_ufrag is not None and self._remote_pwd is not None
         use_candidate = self._controlling and pair.key == self._nominating
-        message = self._request(self._remote_ufrag, self._local_ufrag, pair.local, use_candidate)
-        data = stun.encode(message, self._remote_pwd.encode(), True)
+        creds = (self._remote_ufrag, self._remote_pwd, self._local_ufrag)
+        transaction = self._transaction(creds, pair.key, now, self._generation, use_candidate)
+        transaction.next_at = now + RTO_INITIAL
+        transaction.expires_at = now + 10.0
         old = self._transactions.get(pair.transaction_id)
         if old is not None:
             old.cancel_retransmissions()
-        transaction = StunTransaction(
-            transaction_id=message.transaction_id,
-            data=data,
-            local=pair.local_address,
-            remote=pair.remote_address,
-            remote_pwd=self._remote_pwd,
-            controlling=self._controlling,
-            generation=self._generation,
-            sent_at=now,
-            use_candidate=use_candidate,
-            next_at=now + RTO_INITIAL,
-            expires_at=now + 10.0,
-        )
         self._transactions.add(transaction)
-        pair.transaction_id = message.transaction_id
+        pair.transaction_id = transaction.transaction_id
         if pair.state is not PairState.SUCCEEDED:
             pair.state = PairState.IN_PROGRESS
-        self._outgoing.append((data, pair.local_address, pair.remote_address))
+        self._outgoing.append((transaction.data, pair.local_address, pair.remote_address))
         self._last_check_at = now
         if self._checking_since is None and self._selected is None:
             self._checking_since = now
         if self._state is IceState.NEW:
             self._set_state(IceState.CHECKING)
-        self._log(
-            logging.DEBUG,
-            "check %s -> %s%s",
-            pair.local_address,
-            pair.remote_address,
-            " USE-CANDIDATE" if use_candidate else "",
-        )
+        flag = " USE-CANDIDATE" if use_candidate else ""
+        self._log(logging.DEBUG, "check %s -> %s%s", pair.local_address, pair.remote_address, flag)
 
     def _run_retransmissions(self, now: float) -> None:
         resend, timed_out = self._transactions.due(now)
@@ -468,6 +469,7 @@ class IceAgent:
         pair.state = PairState.FAILED
         if self._nominating == pair.key:
             self._nominating = None
+        self._select_best_valid(self._now)
         self._update_state()
 
     # ------------------------------------------------------------------ nomination
@@ -497,24 +499,44 @@ class IceAgent:
         self._log(logging.INFO, "nominating %s -> %s", best.local_address, best.remote_address)
         self._nominating = best.key
         self._enqueue_triggered(best.key, front=True)
+        self._select_best_valid(now)
 
-    def _select(self, pair: CandidatePair, now: float) -> None:
-        key = pair.key
-        if self._selected_generation == self._generation and self._selected is not None:
-            current = self._checklist.get(self._selected)
-            if key == self._selected or (current is not None and current.priority >= pair.priority):
+    def _select_best_valid(self, now: float) -> None:
+        """Before nomination, send on the best valid pair (RFC 8445 §12.1), or on the one
+        we are nominating: no switching away from it while its check runs."""
+        best = self._checklist.best_succeeded()
+        if self._nominating is not None:
+            best = self._checklist.get(self._nominating) or best
+        if best is not None and best.state is PairState.SUCCEEDED:
+            self._select(best, now, nominated=False)
+
+    def _select(self, pair: CandidatePair, now: float, *, nominated: bool) -> None:
+        """Make ``pair`` the selected pair: provisionally (a valid pair, before nomination)
+        or for good (``nominated``). A provisional pair gives way to a better valid one or
+        to the nominated one; a nominated pair only to a higher-priority nomination."""
+        key, previous = pair.key, self._selected
+        same_generation = previous is not None and self._selected_generation == self._generation
+        if same_generation and previous is not None:
+            if self._selected_nominated and not nominated:
+                return  # no flapping after nomination
+            if self._selected_nominated == nominated and not self._checklist.outranks(
+                pair, previous
+            ):
                 return
         assert self._remote_ufrag is not None and self._remote_pwd is not None
-        previous = self._selected
         self._selected = key
         self._selected_generation = self._generation
-        self._consent_creds = (self._remote_ufrag, self._remote_pwd, self._local_ufrag)
-        self._previous_local = None
-        self._consent.start(pair.last_success_at if pair.last_success_at is not None else now)
-        self._checks_done = True
+        self._selected_nominated = nominated
         self._checking_since = None
-        self._checklist.drop_unchecked()
-        self._log(logging.INFO, "selected %s -> %s", key[0], key[1])
+        if previous != key or not same_generation:
+            self._consent_creds = (self._remote_ufrag, self._remote_pwd, self._local_ufrag)
+            self._consent.start(pair.last_success_at if pair.last_success_at is not None else now)
+        if nominated:
+            self._previous_local = None
+            self._checks_done = True
+            self._checklist.drop_unchecked()
+        state = "nominated" if nominated else "valid, not nominated yet"
+        self._log(logging.INFO, "selected %s -> %s (%s)", key[0], key[1], state)
         if previous != key:
             self._emit(SelectedPairChanged(key[0], key[1]))
         if self._state is IceState.DISCONNECTED:
@@ -534,27 +556,16 @@ class IceAgent:
         if disconnected is not None and now >= disconnected:
             self._set_state(IceState.DISCONNECTED)
         if now >= self._consent.next_send():
-            remote_ufrag, remote_pwd, local_ufrag = self._consent_creds
             local, remote = self._selected
-            base = next((c for c in self._local_candidates if (c.address, c.port) == local), None)
-            message = self._request(remote_ufrag, local_ufrag, base, False)
-            data = stun.encode(message, remote_pwd.encode(), True)
-            self._consent_transactions.add(
-                StunTransaction(
-                    transaction_id=message.transaction_id,
-                    data=data,
-                    local=local,
-                    remote=remote,
-                    remote_pwd=remote_pwd,
-                    controlling=self._controlling,
-                    generation=self._selected_generation,
-                    sent_at=now,
-                    consent=True,
-                    expires_at=now + self._consent.consent_timeout,
-                )
+            generation = self._selected_generation
+            transaction = self._transaction(
+                self._consent_creds, (local, remote), now, generation, False
             )
+            transaction.consent = True
+            transaction.expires_at = now + self._consent.consent_timeout
+            self._consent_transactions.add(transaction)
             self._consent.on_sent(now)
-            self._outgoing.append((data, local, remote))
+            self._outgoing.append((transaction.data, local, remote))
 
     def _consent_response(self, now: float) -> None:
         self._consent.on_response(now)
@@ -574,15 +585,15 @@ class IceAgent:
     def _update_state(self) -> None:
         if self._state in (IceState.CLOSED, IceState.FAILED, IceState.DISCONNECTED):
             return
-        if self._selected is not None:
-            done = (
-                self._selected_generation == self._generation
-                and self._remote_eoc
-                and self._checklist.all_done()
-            )
+        current = self._selected is not None and self._selected_generation == self._generation
+        provisional = current and not self._selected_nominated
+        all_failed = self._remote_eoc and self._checklist.all_failed()
+        if self._selected is not None and not (provisional and all_failed):
+            done = current and self._selected_nominated and self._remote_eoc
+            done = done and self._checklist.all_done()
             self._set_state(IceState.COMPLETED if done else IceState.CONNECTED)
             return
-        if self._remote_eoc and self._state is IceState.CHECKING and self._checklist.all_failed():
+        if all_failed and (provisional or self._state is IceState.CHECKING):
             self._log(logging.INFO, "every candidate pair failed")
             self._fail()
 
@@ -608,6 +619,7 @@ class IceAgent:
         self._next_check_at = None
         if self._state is IceState.FAILED:
             self._selected = None
+            self._selected_nominated = False
             self._consent_creds = None
             self._previous_local = None
             self._set_state(IceState.NEW)
@@ -712,15 +724,8 @@ class IceAgent:
             if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
                 return
             self._prflx_count += 1
-            remote_candidate = Candidate(
-                foundation=f"prflx{self._prflx_count}",
-                component=1,
-                transport="udp",
-                priority=message.get_int(stun.PRIORITY) or 0,
-                address=remote[0],
-                port=remote[1],
-                type="prflx",
-            )
+            priority = message.get_int(stun.PRIORITY) or 0
+            remote_candidate = peer_reflexive(remote, priority, self._prflx_count)
             self._log(logging.INFO, "learnt peer-reflexive candidate %s", remote)
             self._remote_candidates.append(remote_candidate)
         pair = self._checklist.add(base, remote_candidate, self._controlling)
@@ -730,7 +735,7 @@ class IceAgent:
         if pair.state is PairState.SUCCEEDED:
             if use_candidate:
                 pair.nominated = True
-                self._select(pair, now)
+                self._select(pair, now, nominated=True)
             return
         if use_candidate:
             pair.nominate_on_success = True
@@ -774,6 +779,7 @@ class IceAgent:
                 pair.state = PairState.FAILED
                 if self._nominating == pair.key:
                     self._nominating = None
+                self._select_best_valid(now)
             self._update_state()
             return
         pair.last_success_at = now
@@ -786,9 +792,11 @@ class IceAgent:
         if transaction.use_candidate and self._controlling:
             pair.nominated = True
             self._nominating = None
-            self._select(pair, now)
+            self._select(pair, now, nominated=True)
         elif not self._controlling and pair.nominate_on_success:
             pair.nominated = True
-            self._select(pair, now)
+            self._select(pair, now, nominated=True)
+        else:
+            self._select_best_valid(now)
         self._maybe_nominate(now)
         self._update_state()

@@ -1,8 +1,10 @@
 """Candidate pairs and STUN client transactions for the ICE agent.
 
 Implements RFC 8445 §6.1.2.3 (pair priority), §6.1.2.6 (pair states), §6.1.4 (frozen
-pairs unfrozen by foundation) and the retransmission schedule of RFC 8489 §6.2.1 with the
-short ICE budget browsers use (RTO 100 ms doubling, capped, 7 transmissions).
+pairs unfrozen by foundation), §7.3.1.3 (peer-reflexive remote candidates), §12.1 (which
+valid pair outranks the one in use before nomination) and the retransmission schedule of
+RFC 8489 §6.2.1 with the short ICE budget browsers use (RTO 100 ms doubling, capped, 7
+transmissions).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "PairState",
     "StunTransaction",
     "pair_priority",
+    "peer_reflexive",
 ]
 
 PairKey = tuple[Address, Address]
@@ -49,6 +52,19 @@ def pair_priority(controlling_priority: int, controlled_priority: int) -> int:
     """RFC 8445 §6.1.2.3: ``2^32*MIN(G,D) + 2*MAX(G,D) + (G>D?1:0)``."""
     g, d = controlling_priority, controlled_priority
     return (min(g, d) << 32) + 2 * max(g, d) + (1 if g > d else 0)
+
+
+def peer_reflexive(address: Address, priority: int, number: int) -> Candidate:
+    """A remote peer-reflexive candidate learnt from a check's source (§7.3.1.3)."""
+    return Candidate(
+        foundation=f"prflx{number}",
+        component=1,
+        transport="udp",
+        priority=priority,
+        address=address[0],
+        port=address[1],
+        type="prflx",
+    )
 
 
 @dataclass(eq=False)
@@ -198,6 +214,16 @@ class Checklist:
     def best_succeeded(self) -> CandidatePair | None:
         valid = [p for p in self.pairs.values() if p.state is PairState.SUCCEEDED]
         return max(valid, key=lambda p: p.priority) if valid else None
+
+    def outranks(self, pair: CandidatePair, key: PairKey) -> bool:
+        """True when ``pair`` should replace the selected pair ``key``: that one is gone,
+        no longer valid, or of lower priority."""
+        current = self.pairs.get(key)
+        return pair.key != key and (
+            current is None
+            or current.state is not PairState.SUCCEEDED
+            or pair.priority > current.priority
+        )
 
     def pending_above(self, priority: int) -> bool:
         """True while a pair of higher priority may still succeed."""

@@ -35,7 +35,11 @@ class IceStateChanged(IceEvent):
 
 @dataclass(frozen=True, slots=True)
 class SelectedPairChanged(IceEvent):
-    """Send on ``local_address`` (a base) to ``remote_address`` from now on."""
+    """Send on ``local_address`` (a base) to ``remote_address`` from now on.
+
+    First the best valid pair, as soon as a check succeeds (RFC 8445 §12.1); later the
+    nominated pair if it differs (§8.1.1). Datagrams from any valid pair stay acceptable.
+    """
 
     local_address: Address
     remote_address: Address
