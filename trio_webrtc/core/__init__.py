@@ -48,7 +48,6 @@ from ..ice import (
     IceAgent,
     IceState,
     IceStateChanged,
-    PairState,
     SelectedPairChanged,
 )
 from ..jsep import SignalingStateMachine, negotiated_dtls_role
@@ -338,13 +337,6 @@ class PeerConnectionCore(SignalingMixin):
         if first < 4:
             self.ice.receive_datagram(data, local, remote, now)
             self._process(now)
-            dtls = self.dtls
-            if (
-                dtls is not None
-                and self.ice.selected_pair is None
-                and (dtls.state is DtlsState.NEW or self._early_dtls)
-            ):
-                self._use_valid_pair(dtls, now)
         elif 20 <= first < 64:
             dtls = self.dtls
             if dtls is None:
@@ -594,36 +586,6 @@ class PeerConnectionCore(SignalingMixin):
                     self.dtls.receive_datagram(data, now)
         if self.dtls.state.name == "NEW":
             self.dtls.start(now)
-
-    def _use_valid_pair(self, dtls: DtlsTransport, now: float) -> None:
-        """Before ICE selects a pair, run DTLS on the best valid pair (RFC 8445 §12.1:
-        data MAY be sent on any valid pair until then): the handshake then overlaps the
-        nomination check, which Ta pacing sends one Ta after the first check."""
-        ice = self.ice
-        for pair in ice.pairs:  # highest priority first
-            if pair.state is PairState.SUCCEEDED:
-                break
-        else:
-            return
-        if self._early_dtls:
-            early = list(self._early_dtls)
-            self._early_dtls.clear()
-            for data, local, remote in early:
-                if ice.is_valid_remote(local, remote):
-                    self._dtls_route = (local, remote)
-                    dtls.receive_datagram(data, now)
-                else:
-                    self._early_dtls.append((data, local, remote))
-        if dtls.state is DtlsState.NEW and dtls.is_client:
-            self._log(
-                logging.INFO,
-                "starting DTLS on valid pair %s -> %s",
-                pair.local_address,
-                pair.remote_address,
-            )
-            self._dtls_route = pair.key
-            dtls.start(now)
-        self._process(now)
 
     def _update_connection_state(self) -> None:
         if self._closed or self._closed_by_peer:
