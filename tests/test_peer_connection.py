@@ -183,3 +183,23 @@ async def test_ipv6_loopback_host_candidates_connect_and_carry_data() -> None:
             assert await incoming.receive() == "over IPv6"
             candidates = [c.candidate or "" async for c in a.local_candidates()]
             assert candidates and all(" ::1 " in c for c in candidates)
+
+
+async def test_local_description_embeds_gathered_candidates_for_non_trickle_peers() -> None:
+    with trio.fail_after(20):
+        async with PeerConnection(LOOPBACK) as a, PeerConnection(LOOPBACK) as b:
+            assert a.local_description is None
+            channel = a.create_data_channel("embedded")
+            await a.create_offer()
+            offer = a.local_description
+            assert offer is not None
+            [(host, port)] = a.local_addresses
+            assert "a=candidate:" in offer and f"{host} {port} typ host" in offer
+            assert "a=end-of-candidates" in offer
+            # A peer that only reads the SDP (no trickle) connects from it alone.
+            answer = await b.accept_offer(offer)
+            assert "a=candidate:" not in answer
+            await a.accept_answer(b.local_description or "")
+            incoming = await b.accept_channel()
+            await channel.send(b"no trickle needed")
+            assert await incoming.receive() == b"no trickle needed"

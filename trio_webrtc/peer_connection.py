@@ -401,6 +401,13 @@ class PeerConnection:
         return self._core.signaling_state
 
     @property
+    def local_description(self) -> str | None:
+        """Our applied offer or answer with every candidate gathered so far (and
+        ``a=end-of-candidates`` once gathering is complete): send this instead of
+        trickling to a peer that does not take trickled candidates."""
+        return self._core.local_description_sdp()
+
+    @property
     def local_addresses(self) -> list[tuple[str, int]]:
         return [] if self._driver is None else self._driver.local_addresses
 

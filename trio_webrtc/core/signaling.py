@@ -59,6 +59,7 @@ class SignalingMixin:
     _closed: bool
     _remote_offer: SessionDescription | None = None
     _remote_offer_mid: str = "0"
+    _local_session: SessionDescription | None = None
 
     if TYPE_CHECKING:
 
@@ -83,6 +84,25 @@ class SignalingMixin:
     @property
     def local_description(self) -> DataChannelDescription | None:
         return self._local or self._pending_local
+
+    def local_description_sdp(self) -> str | None:
+        """The applied local description with every candidate gathered so far, and
+        ``a=end-of-candidates`` once gathering is complete (W3C ``localDescription``):
+        what a peer that does not trickle needs. None before a local description."""
+        session, description = self._local_session, self.local_description
+        if session is None or description is None:
+            return None
+        copy = SessionDescription.parse(session.serialize())
+        section = copy.media[description.mline_index]
+        present = {value for name, value in section.attributes if name == "candidate"}
+        for candidate in self._local_candidates:
+            value = candidate.removeprefix("candidate:")
+            if value not in present:
+                section.attributes.append(("candidate", value))
+        complete = self.gathering_state is GatheringState.COMPLETE
+        if complete and not section.has_attribute("end-of-candidates"):
+            section.attributes.append(("end-of-candidates", None))
+        return copy.serialize()
 
     def _local_parameters(self, setup: str, mid: str) -> LocalParameters:
         self._session_version += 1
@@ -134,8 +154,10 @@ class SignalingMixin:
         kind = SdpType(sdp_type) if sdp_type in ("offer", "answer", "pranswer") else None
         if kind is None:
             raise LocalProtocolError(f"unsupported local description type {sdp_type!r}")
-        description = DataChannelDescription.from_session(SessionDescription.parse(sdp))
+        session = SessionDescription.parse(sdp)
+        description = DataChannelDescription.from_session(session)
         self._apply_signaling("local", kind)
+        self._local_session = session
         if kind is SdpType.OFFER:
             self._pending_local = description
         else:
