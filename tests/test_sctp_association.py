@@ -268,7 +268,7 @@ def test_stream_reset_waits_for_lost_data() -> None:
     for i in range(30):
         client.assoc.send(7, 53, payload(3000, i), now=link.now)
     client.assoc.reset_streams([7], link.now)
-    link.run(lambda: bool(client.of_type(OutgoingStreamsReset)), timeout=300)
+    link.run(lambda: bool(client.of_type(OutgoingStreamsReset)), timeout=1000)
     # Every message sent before the reset arrived before the StreamsReset event.
     index = server.events.index(StreamsReset((7,)))
     delivered = [e for e in server.events[:index] if e in server.received]

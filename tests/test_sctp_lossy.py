@@ -116,3 +116,24 @@ def test_blackout_recovers() -> None:
         client.assoc.send(1, 53, payload(10_000, i), now=link.now)
     link.run(lambda: len(server.received) == 100, timeout=300)
     assert [e.data for e in server.received] == [payload(10_000, i) for i in range(100)]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_tiny_messages_under_loss_complete_with_a_small_charged_window(ordered: bool) -> None:
+    # Held 1-byte messages are charged CHUNK_CHARGE (+ TSN_CHARGE above a hole): a 16 KiB
+    # window closes after ~50 of them, yet the hole-filling chunk is still admitted.
+    conditions = LinkConditions(loss=0.05, reorder=0.05, jitter=0.002)
+    client, server, link = make_pair(conditions, seed=21, server_kw={"receive_window": 16 << 10})
+    messages = [i.to_bytes(2, "big")[1:] for i in range(3000)]
+    for message in messages:
+        client.assoc.send(4, 51, message, ordered=ordered, now=link.now)
+    link.run(lambda: len(server.received) == len(messages), timeout=600)
+    got = [e.data for e in server.received]
+    assert sorted(got) == sorted(messages)
+    if ordered:
+        assert got == messages
+    inbound = server.assoc._inbound
+    assert inbound is not None and inbound.held == 0 and not inbound._above
+    assert inbound.a_rwnd() == 16 << 10
+    link.run(lambda: client.assoc.buffered_amount(4) == 0, timeout=600)
+    assert client.assoc.state is AssociationState.ESTABLISHED

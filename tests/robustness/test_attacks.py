@@ -22,6 +22,7 @@ from trio_webrtc.errors import MessageTooLargeError, SdpParseError
 from trio_webrtc.godot import Error, WebRTCDataChannel, WebRTCPeerConnection
 from trio_webrtc.sctp.chunks import CookieEchoChunk, DataChunk, encode_packet
 from trio_webrtc.sctp.cookie import COOKIE_LIFETIME
+from trio_webrtc.sctp.inbound import CHUNK_CHARGE, TSN_CHARGE
 from trio_webrtc.testing import LinkConditions, MemoryNetwork
 
 # ------------------------------------------------------------------------ STUN / ICE
@@ -355,6 +356,47 @@ def test_unterminated_reassembly_is_bounded(flags: int, label: str) -> None:
     assert len(inbound._by_first) <= window + 1  # every partial holds at least one byte
     assert victim.events == []
     assert peak < 8 << 20, f"{label}: peak {peak} bytes"
+
+
+@pytest.mark.parametrize(
+    "flood",
+    [
+        "1-byte begin-only fragments in sequence",
+        "1-byte begin-only fragments above a hole",
+        "1-byte ordered messages behind a missing SSN",
+        "1-byte ordered messages above a missing TSN",
+        "1-byte unordered messages above a missing TSN, read at once",
+    ],
+)
+def test_tiny_chunk_flood_memory_is_a_few_windows(flood: str) -> None:
+    # Bookkeeping per held chunk is charged to the window (CHUNK_CHARGE, TSN_CHARGE), so
+    # 5,000 one-byte chunks cost a few windows; uncharged they took ~330 bytes each.
+    window = 16 << 10
+    victim = Victim(window=window)
+    inbound = victim.server._inbound
+    assert inbound is not None
+    if "above" in flood:
+        victim.tsn += 1  # the hole: this TSN never comes
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for i in range(5_000):
+            if "fragments" in flood:
+                victim.data(0x02, i % 1000, i // 1000, b"x")
+            elif "unordered" not in flood:  # SSN 0 never comes (or is the missing TSN)
+                victim.data(0x03, 1, 1 + i, b"x")
+            else:
+                victim.data(0x07, 1, 0, b"x")
+                victim.server.data_consumed(inbound.unconsumed)
+                victim.events.clear()
+        after, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert after - before <= 4 * window, f"{flood}: {after - before} bytes"
+    assert inbound.a_rwnd() < CHUNK_CHARGE + TSN_CHARGE  # the charges closed the window
+    assert inbound.dropped_for_window > 4_000
+    if "unordered" not in flood:
+        assert victim.events == []
 
 
 # --------------------------------------------------------------- oversized SDP

@@ -747,7 +747,7 @@ class SctpAssociation:
             return
         # SHUTDOWN carries a cumulative TSN ack (§9.2).
         out = self._outbound
-        out.on_sack(chunk.cum_tsn, out.peer_rwnd + out.flight, (), now)
+        out.on_sack(chunk.cum_tsn, out.peer_rwnd + out.flight_charge, (), now)
         if state is S.SHUTDOWN_SENT:
             self.state = S.SHUTDOWN_ACK_SENT
             self._queue(ShutdownAckChunk().encode())

@@ -10,6 +10,10 @@ so no serial-number arithmetic is needed past the point where a wire value is re
 Memory is bounded: accepted TSNs lie within 65,535 of the cumulative TSN (the reach of a
 gap ack block) and held bytes (reassembly, ordering, delivered-but-unconsumed) within the
 receive window (plus at most one chunk that fills the hole everything else waits on).
+Bookkeeping is charged too, like Linux's ``truesize``: a chunk held for reassembly or
+ordering counts at least ``CHUNK_CHARGE`` bytes and every TSN held above the cumulative
+TSN ``TSN_CHARGE`` more, both in the window check and in the advertised a_rwnd, so a
+flood of tiny chunks costs a few times the window at most, not hundreds of times.
 """
 
 from __future__ import annotations
@@ -38,6 +42,17 @@ HALF32 = 0x80000000
 MAX_TSN_AHEAD = 0xFFFF
 MAX_DUPLICATES = 16
 FLAG_BE = FLAG_BEGIN | FLAG_END
+CHUNK_CHARGE = 256
+"""The least a chunk held for reassembly or ordering is charged: its objects (the bytes,
+the fragment run or the queued message, dictionary slots) take ~100-330 bytes whatever
+its payload. Full-size fragments are charged their payload alone, so a message as large
+as the window still fits it."""
+TSN_CHARGE = 64
+"""Charged per TSN recorded above the cumulative TSN (an int in a set)."""
+
+
+def _charge(size: int) -> int:
+    return size if size > CHUNK_CHARGE else CHUNK_CHARGE
 
 
 class _Partial:
@@ -59,7 +74,7 @@ class _Partial:
     )
 
     def __init__(  # noqa: PLR0917
-        self, tsn: int, flags: int, sid: int, ssn: int, ppid: int, data: bytes
+        self, tsn: int, flags: int, sid: int, ssn: int, ppid: int, data: bytes, charge: int
     ) -> None:
         self.first = tsn
         self.last = tsn
@@ -71,7 +86,7 @@ class _Partial:
         self.ppid = ppid
         self.parts = [data]
         self.size = len(data)
-        self.held = len(data)
+        self.held = charge  # charged bytes (see CHUNK_CHARGE)
         self.discard = False
 
 
@@ -103,7 +118,7 @@ class Inbound:
         self._by_last: dict[int, _Partial] = {}
         self._ordered: dict[int, dict[int, tuple[int, bytes] | None]] = {}
         self._next_ssn: dict[int, int] = {}
-        self.held = 0  # bytes in reassembly and ordering queues
+        self.held = 0  # charged bytes in reassembly and ordering queues (CHUNK_CHARGE)
         self.unconsumed = 0  # bytes delivered as events, not yet data_consumed()
         self.sack_now = False  # a gap or duplicate was seen: SACK without delay
         self.immediate = False  # the sender asked for a SACK without delay (RFC 7053)
@@ -113,8 +128,9 @@ class Inbound:
     # -- receive window ------------------------------------------------------------------
 
     def a_rwnd(self) -> int:
-        """The window to advertise: RFC 9260 §6.2 with application back-pressure."""
-        return max(0, self.window - self.unconsumed - self.held)
+        """The window to advertise: RFC 9260 §6.2 with application back-pressure and the
+        bookkeeping charges."""
+        return max(0, self.window - self.unconsumed - self.held - TSN_CHARGE * len(self._above))
 
     def consume(self, nbytes: int) -> None:
         self.unconsumed = max(0, self.unconsumed - nbytes)
@@ -138,10 +154,11 @@ class Inbound:
             self.sack_now = True
             return False
         size = len(data)
-        used = self.unconsumed + self.held
-        if used + size > self.window and not (
+        above = self._above
+        used = self.unconsumed + self.held + TSN_CHARGE * len(above)
+        if used + (size if size > CHUNK_CHARGE else CHUNK_CHARGE) > self.window and not (
             delta == 1
-            and (self._above or not self.unconsumed)
+            and (above or not self.unconsumed)
             and used <= self.window  # one chunk beyond the window, not one after another
         ):
             # RFC 9260 §6.2: no room; the sender learns our window from the SACK.
@@ -153,7 +170,6 @@ class Inbound:
             self.immediate = True  # RFC 7053
         if delta == 1:
             cum = tsn
-            above = self._above
             if above:
                 while cum + 1 in above:
                     cum += 1
@@ -161,7 +177,7 @@ class Inbound:
                 self.sack_now = True  # a hole was (partly) filled: tell the sender now
             self.cum_tsn = cum
         else:
-            self._above.add(tsn)
+            above.add(tsn)
             self.sack_now = True
         if flags & FLAG_BE == FLAG_BE:
             self._complete(sid, ssn, ppid, data, bool(flags & 0x04))
@@ -174,6 +190,7 @@ class Inbound:
     ) -> None:
         unordered = bool(flags & 0x04)
         size = len(data)
+        charge = size if size > CHUNK_CHARGE else CHUNK_CHARGE
         part: _Partial | None = None
         if not flags & FLAG_BEGIN:
             left = self._by_last.get(tsn - 1)
@@ -189,12 +206,12 @@ class Inbound:
                 left.ended = bool(flags & FLAG_END)
                 left.size += size
                 left.parts.append(data)
-                left.held += size
+                left.held += charge
                 part = left
         if part is None:
-            part = _Partial(tsn, flags, sid, ssn, ppid, data)
+            part = _Partial(tsn, flags, sid, ssn, ppid, data, charge)
             self._by_first[tsn] = part
-        self.held += size
+        self.held += charge
         if not part.ended:
             right = self._by_first.get(tsn + 1)
             if (
@@ -260,7 +277,7 @@ class Inbound:
             return  # a peer bug: same SSN twice, or an SSN already delivered
         pending[ssn] = message
         if message is not None:
-            self.held += len(message[1])
+            self.held += _charge(len(message[1]))
         self._drain(sid, self._next_ssn.get(sid, 0), pending)
 
     def _drain(self, sid: int, expected: int, pending: dict[int, tuple[int, bytes] | None]) -> None:
@@ -269,7 +286,7 @@ class Inbound:
             message = pending.pop(expected)
             if message is not None:
                 size = len(message[1])
-                self.held -= size
+                self.held -= size if size > CHUNK_CHARGE else CHUNK_CHARGE
                 self.unconsumed += size
                 events.append(DataReceived(sid, message[0], message[1], False))
             expected = (expected + 1) & 0xFFFF
@@ -313,7 +330,7 @@ class Inbound:
                 if expected in pending:
                     message = pending.pop(expected)
                     if message is not None:
-                        self.held -= len(message[1])
+                        self.held -= _charge(len(message[1]))
                         self.unconsumed += len(message[1])
                         self._events.append(DataReceived(sid, message[0], message[1], False))
                 if expected == ssn:
@@ -334,7 +351,7 @@ class Inbound:
             self._next_ssn.pop(sid, None)
             pending = self._ordered.pop(sid, None)
             if pending:
-                self.held -= sum(len(m[1]) for m in pending.values() if m is not None)
+                self.held -= sum(_charge(len(m[1])) for m in pending.values() if m is not None)
 
     # -- SACK (RFC 9260 §3.3.4, §6.2) ----------------------------------------------------
 

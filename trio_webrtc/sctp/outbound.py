@@ -6,10 +6,14 @@ Implements RFC 9260 §6.1 (transmission of DATA, rwnd, zero window probing), §6
 recovery), RFC 7053 (the I bit on a flight's last chunk) and the sender side of RFC 3758
 §3.5 (PR-SCTP abandonment, Advanced.Peer.Ack.Point, FORWARD TSN generation).
 
-Hot-path design: messages are fragmented once at ``send()`` into memoryview slices kept in
-a deque; sent chunks sit in a second deque ordered by TSN (TSNs are unbounded integers
-internally), so a SACK pops acknowledged chunks from the left and indexes gap blocks by
-offset, never rescanning the whole queue.
+Hot-path design: ``send()`` only queues the message; DATA chunks are cut from the queued
+messages while packets are built (§6.9 allows fragmenting at transmission), sized to the
+room left in the packet, so a message's tail and the next message's head share a packet
+and no short last fragment takes a packet of its own. Messages small enough for one chunk
+are never split. TSNs and the ordered SSN are assigned as chunks are cut. Sent chunks sit
+in a deque ordered by TSN (TSNs are unbounded integers internally), so a SACK pops
+acknowledged chunks from the left and indexes gap blocks by offset, never rescanning the
+whole queue.
 """
 
 from __future__ import annotations
@@ -37,27 +41,52 @@ HALF32 = 0x80000000
 RTO_INITIAL = 1.0
 RTO_MIN = 0.2
 RTO_MAX = 60.0
+PEER_CHUNK_OVERHEAD = 256
+"""Debited from the peer's receive window per DATA chunk on top of its payload (as
+usrsctp's ``peer_chunk_oh``): receivers charge their bookkeeping per held chunk (ours:
+``inbound.CHUNK_CHARGE``), so a stream of tiny messages must not be sent as if each cost
+only its payload bytes of the peer's window."""
 _PADS = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
+
+
+MIN_FRAGMENT = 256
+"""A message that needs fragmenting anyway is cut to fill the room left in a packet only
+when at least this many payload bytes fit (a smaller fragment costs more per chunk, on
+both ends, than the packet space it saves)."""
 
 
 class _Message:
     __slots__ = (
         "abandoned",
         "chunks",
+        "data",
         "expiry",
+        "flags",
         "max_retransmits",
+        "offset",
         "ordered",
         "ppid",
         "sid",
+        "size",
         "ssn",
     )
 
-    def __init__(
-        self, sid: int, ppid: int, ordered: bool, max_retransmits: int | None, expiry: float | None
+    def __init__(  # noqa: PLR0917
+        self,
+        sid: int,
+        ppid: int,
+        data: bytes,
+        ordered: bool,
+        max_retransmits: int | None,
+        expiry: float | None,
     ) -> None:
         self.sid = sid
         self.ppid = ppid
+        self.data: bytes | memoryview = data
+        self.size = len(data)
+        self.offset = 0  # bytes already cut into chunks (given TSNs)
         self.ordered = ordered
+        self.flags = 0 if ordered else FLAG_UNORDERED
         self.max_retransmits = max_retransmits
         self.expiry = expiry
         self.abandoned = False
@@ -113,18 +142,19 @@ class Outbound:
         log_prefix: str,
     ) -> None:
         self.mtu = mtu
-        # Room for the common header, a DATA header and a bare SACK to bundle before it.
-        self.fragment_size = (mtu - 12 - 16 - 16) & ~3
+        # The largest DATA payload: an otherwise empty packet (common header, DATA header).
+        self.max_payload = (mtu - 12 - 16) & ~3
         self.max_send_buffer = max_send_buffer
         self._events = events
         self._prefix = log_prefix
         self.next_tsn = initial_tsn
         self.cum_ack = initial_tsn - 1
-        self._pending: deque[_Chunk] = deque()
+        self._pending: deque[_Message] = deque()  # messages with bytes not yet cut
         self._sent: deque[_Chunk] = deque()
         self._retransmits: dict[int, _Chunk] = {}
         self.fast_pending = False
-        self.flight = 0
+        self.flight = 0  # payload bytes in flight
+        self.flight_chunks = 0  # chunks in flight
         self.peer_rwnd = 0
         self.cwnd = min(4 * mtu, max(2 * mtu, 4380))
         self.ssthresh = 1 << 30
@@ -140,9 +170,12 @@ class Outbound:
         self.buffered: dict[int, int] = {}
         self.total_buffered = 0
         self.thresholds: dict[int, int] = {}
-        self.unsent_per_stream: dict[int, int] = {}
+        self.unsent_per_stream: dict[int, int] = {}  # queued messages not fully cut
         self._next_ssn: dict[int, int] = {}
-        self.pending_wire = 0  # padded on-the-wire bytes of the DATA chunks not yet sent
+        # Padded wire bytes of what is not yet sent, each message's rest counted as one
+        # chunk (exact for messages that fit a packet; the bundling hold only needs to
+        # know whether the queue fills a packet).
+        self.pending_wire = 0
 
     # -- user data -----------------------------------------------------------------------
 
@@ -155,39 +188,16 @@ class Outbound:
         max_retransmits: int | None,
         expiry: float | None,
     ) -> int:
-        """Queue one message (fragmented here, once); returns the stream's buffered bytes."""
+        """Queue one message (cut into chunks as packets are built); returns the stream's
+        buffered bytes."""
         size = len(data)
         if self.total_buffered + size > self.max_send_buffer:
             raise SendBufferFullError(
                 f"{self.total_buffered} bytes buffered; {size} more exceed {self.max_send_buffer}"
             )
-        message = _Message(sid, ppid, ordered, max_retransmits, expiry)
-        base = 0 if ordered else FLAG_UNORDERED
-        step = self.fragment_size
-        chunks = message.chunks
-        if size <= step:
-            chunk = _Chunk(message, base | FLAG_BEGIN | FLAG_END, data)
-            chunks.append(chunk)
-            self._pending.append(chunk)
-            self.pending_wire += (19 + size) & ~3
-            self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + 1
-            buffered = self.buffered.get(sid, 0) + size
-            self.buffered[sid] = buffered
-            self.total_buffered += size
-            return buffered
-        else:
-            view = memoryview(data)
-            for offset in range(0, size, step):
-                flags = base
-                if offset == 0:
-                    flags |= FLAG_BEGIN
-                if offset + step >= size:
-                    flags |= FLAG_END
-                chunks.append(_Chunk(message, flags, view[offset : offset + step]))
-        self._pending.extend(chunks)
-        # Fragments but the last are multiples of 4 bytes: only the last one is padded.
-        self.pending_wire += 16 * len(chunks) + size + (-size & 3)
-        self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + len(chunks)
+        self._pending.append(_Message(sid, ppid, data, ordered, max_retransmits, expiry))
+        self.pending_wire += (19 + size) & ~3
+        self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + 1
         buffered = self.buffered.get(sid, 0) + size
         self.buffered[sid] = buffered
         self.total_buffered += size
@@ -221,6 +231,11 @@ class Outbound:
         return bool(self._pending or self._retransmits)
 
     @property
+    def flight_charge(self) -> int:
+        """What the data in flight takes of the peer's window, as we count it."""
+        return self.flight + PEER_CHUNK_OVERHEAD * self.flight_chunks
+
+    @property
     def has_outstanding(self) -> bool:
         return bool(self._sent)
 
@@ -238,24 +253,26 @@ class Outbound:
         """Abandon a whole message (RFC 3758 §3.5 A5): every fragment, sent or not."""
         message.abandoned = True
         released = 0
-        unsent = 0
         for chunk in message.chunks:
-            if chunk.abandoned or (chunk.tsn >= 0 and chunk.tsn <= self.cum_ack):
+            if chunk.abandoned or chunk.tsn <= self.cum_ack:
                 continue
             chunk.abandoned = True
             released += chunk.size
-            if chunk.tsn < 0:
-                unsent += 1
             if chunk.in_flight:
                 chunk.in_flight = False
                 self.flight -= chunk.size
+                self.flight_chunks -= 1
             if chunk.retransmit:
                 chunk.retransmit = False
                 self._retransmits.pop(chunk.tsn, None)
             if chunk.tsn == self._rtt_tsn:
                 self._rtt_tsn = None
-        if unsent:
-            self.unsent_per_stream[message.sid] -= unsent
+        rest = message.size - message.offset
+        if rest:  # never cut: no TSN, and no SSN unless its first fragment went
+            message.offset = message.size
+            released += rest
+            self.unsent_per_stream[message.sid] -= 1
+            self.pending_wire -= (19 + rest) & ~3
         if released:
             self._release(message.sid, released)
         self.forward_tsn_due = True
@@ -284,6 +301,7 @@ class Outbound:
         if chunk.in_flight:
             chunk.in_flight = False
             self.flight -= chunk.size
+            self.flight_chunks -= 1
         chunk.missing = 0
         if chunk.tsn == self._rtt_tsn:
             self._rtt_tsn = None
@@ -341,6 +359,7 @@ class Outbound:
                 chunk.in_flight = True
                 chunk.sent_count += 1
                 self.flight += chunk.size
+                self.flight_chunks += 1
                 fast_budget -= chunk.size + 16
                 self._encode(chunk, emit)
             if self.t3 is None:
@@ -350,48 +369,70 @@ class Outbound:
         pending = self._pending
         sent = self._sent
         cwnd = self.cwnd
+        largest = self.max_payload
         while pending and self.flight < cwnd:
-            chunk = pending[0]
-            message = chunk.message
-            size = chunk.size
-            wire = (16 + size + 3) & ~3  # padded length
+            message = pending[0]
             if message.abandoned:
-                pending.popleft()
-                self.pending_wire -= wire
+                pending.popleft()  # _abandon already took it off the counts
                 continue
             if message.expiry is not None and now >= message.expiry:
                 self._abandon(message)
                 pending.popleft()
-                self.pending_wire -= wire
                 continue
-            probe = False
-            if self.peer_rwnd < size:
-                if self.flight or sent:
-                    break
-                probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
+            offset = message.offset
+            size = message.size - offset
+            wire = (19 + size) & ~3  # padded length of the rest as one chunk
             space = room()
-            if space < wire:
+            if wire <= space:
+                if space >= hold > self.pending_wire:
+                    break  # an empty packet we could not fill: wait for more
+            elif (offset or size > largest) and space >= MIN_FRAGMENT + 16:
+                size = (space - 16) & ~3  # fragmented anyway: fill this packet
+                wire = size + 16
+            else:
                 if self.pending_wire < hold:
                     break  # the rest would not fill a packet: keep it for the next call
                 new_packet()
-            elif space >= hold > self.pending_wire:
-                break  # an empty packet we could not fill: wait for more
-            pending.popleft()
-            self.pending_wire -= wire
+                continue
+            probe = False
+            if self.peer_rwnd < size + PEER_CHUNK_OVERHEAD:
+                if self.flight or sent:
+                    break
+                probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
+            data = message.data
+            flags = message.flags
+            end = offset + size
+            if end == message.size:
+                flags |= FLAG_END
+                pending.popleft()
+                self.pending_wire -= wire
+                self.unsent_per_stream[message.sid] -= 1
+                if offset:
+                    data = data[offset:]
+            else:
+                if type(data) is bytes:
+                    data = message.data = memoryview(data)
+                data = data[offset:end]
+                self.pending_wire -= size
+            message.offset = end
+            if not offset:
+                flags |= FLAG_BEGIN
+                if message.ordered:
+                    sid = message.sid
+                    ssn = self._next_ssn.get(sid, 0)
+                    message.ssn = ssn
+                    self._next_ssn[sid] = (ssn + 1) & 0xFFFF
+            chunk = _Chunk(message, flags, data)
+            message.chunks.append(chunk)
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
             chunk.tsn = tsn
-            if chunk.flags & FLAG_BEGIN and message.ordered:
-                sid = message.sid
-                ssn = self._next_ssn.get(sid, 0)
-                message.ssn = ssn
-                self._next_ssn[sid] = (ssn + 1) & 0xFFFF
-            self.unsent_per_stream[message.sid] -= 1
             chunk.in_flight = True
             chunk.sent_count = 1
             chunk.probe = probe
             self.flight += size
-            self.peer_rwnd = max(0, self.peer_rwnd - size)
+            self.flight_chunks += 1
+            self.peer_rwnd = max(0, self.peer_rwnd - size - PEER_CHUNK_OVERHEAD)
             sent.append(chunk)
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
@@ -438,6 +479,7 @@ class Outbound:
                 continue
             if chunk.in_flight:
                 self.flight -= chunk.size
+                self.flight_chunks -= 1
             if not chunk.acked:
                 acked_bytes += chunk.size
             if chunk.retransmit:
@@ -463,6 +505,7 @@ class Outbound:
                     if chunk.in_flight:
                         chunk.in_flight = False
                         self.flight -= chunk.size
+                        self.flight_chunks -= 1
                     if chunk.retransmit:
                         chunk.retransmit = False
                         del self._retransmits[chunk.tsn]
@@ -488,7 +531,7 @@ class Outbound:
         if not self.flight:
             self._partial_acked = 0
         previous_rwnd = self.peer_rwnd
-        self.peer_rwnd = max(0, a_rwnd - self.flight)
+        self.peer_rwnd = max(0, a_rwnd - self.flight_charge)
         if self.peer_rwnd and not previous_rwnd:
             # The window reopened: probes the peer dropped go again (usrsctp does the same).
             for chunk in sent:
