@@ -1,7 +1,8 @@
 """The Godot face: Godot 4's WebRTC classes, name for name and value for value.
 
 ``WebRTCPeerConnection``, ``WebRTCPeerConnectionExtension``, ``WebRTCDataChannel``,
-``Error`` (``@GlobalScope.Error``) and ``Signal``, as a thin shim over
+``WebRTCMultiplayerPeer`` (and its base ``MultiplayerPeer``), ``Error``
+(``@GlobalScope.Error``) and ``Signal``, as a thin shim over
 :class:`~trio_webrtc.core.PeerConnectionCore` (RFC 8831/8832 data channels, RFC 9429
 signaling; the RFC sections are named in the submodules). Use a connection inside
 ``async with WebRTCPeerConnection() as pc:``, call ``pc.poll()`` regularly; signal
@@ -21,9 +22,12 @@ from ._signals import GodotObject, Signal, SignalDescriptor
 
 if TYPE_CHECKING:
     from ._channel import WebRTCDataChannel
+    from ._multiplayer import MultiplayerPeer, WebRTCMultiplayerPeer
     from ._peer import WebRTCPeerConnection, WebRTCPeerConnectionExtension, channel_parameters
 
 _LAZY = {
+    "MultiplayerPeer": "_multiplayer",
+    "WebRTCMultiplayerPeer": "_multiplayer",
     "WebRTCDataChannel": "_channel",
     "WebRTCPeerConnection": "_peer",
     "WebRTCPeerConnectionExtension": "_peer",
@@ -43,9 +47,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Error",
     "GodotObject",
+    "MultiplayerPeer",
     "Signal",
     "SignalDescriptor",
     "WebRTCDataChannel",
+    "WebRTCMultiplayerPeer",
     "WebRTCPeerConnection",
     "WebRTCPeerConnectionExtension",
     "channel_parameters",

@@ -533,6 +533,10 @@ class WebRTCPeerConnection(GodotObject):
                 channel._deliver(event.data, event.nbytes)
             else:
                 session.core.message_read(event.nbytes)
+        elif isinstance(event, _channels.ChannelClosed):
+            # No event follows CLOSED and keys are never reused: forget the channel, or a
+            # peer opening and closing channels would grow this map without bound.
+            session.channels.pop(event.key, None)
         elif session is not self._session:
             return  # a previous initialize()'s connection, closing down
         elif isinstance(event, _channels.IncomingChannel):
