@@ -108,6 +108,7 @@ class IceServerIO:
         target = stream.target
         host, port = target.server
         connection: trio.abc.Stream
+        tcp: trio.SocketStream | None = None
         try:
             with trio.fail_after(_CONNECT_TIMEOUT):
                 tcp = await trio.open_tcp_stream(host, port)
@@ -118,7 +119,13 @@ class IceServerIO:
                     tls = trio.SSLStream(tcp, context, server_hostname=target.server_name)
                     await tls.do_handshake()
                     connection = tls
-        except (OSError, trio.TooSlowError, trio.BrokenResourceError, ssl.SSLError) as exc:
+        except BaseException as exc:
+            if tcp is not None:  # the TLS handshake failed or was cancelled: no leak
+                tcp.socket.close()
+            if not isinstance(
+                exc, (OSError, trio.TooSlowError, trio.BrokenResourceError, ssl.SSLError)
+            ):
+                raise
             self._log(logging.WARNING, "cannot connect to TURN %s:%d: %s", host, port, exc)
             self._failed(key, f"connect failed: {exc}")
             return

@@ -549,10 +549,19 @@ class PeerConnection:
         return channel
 
     async def accept_channel(self) -> DataChannel:
-        """Wait for the next channel the peer opened in-band."""
-        await self._wait_for(lambda: self._incoming or self._closed)
+        """Wait for the next channel the peer opened in-band. Raises
+        ``trio.ClosedResourceError`` after our :meth:`close` and ``trio.BrokenResourceError``
+        once the connection FAILED or the peer closed it (no channel can come any more)."""
+        ended = (ConnectionState.FAILED, ConnectionState.CLOSED)
+        await self._wait_for(
+            lambda: self._incoming or self._closed or self.connection_state in ended
+        )
         if not self._incoming:
-            raise trio.ClosedResourceError("peer connection closed")
+            if self._closed:
+                raise trio.ClosedResourceError("peer connection closed")
+            raise trio.BrokenResourceError(
+                f"{self.name}: connection {self.connection_state.name}; no more channels"
+            )
         return self._incoming.popleft()
 
     # ---------------------------------------------------------------- events
@@ -573,15 +582,13 @@ class PeerConnection:
             self._channels[event.key] = channel
             self._incoming.append(channel)
             self._lot.unpark_all()
-        elif isinstance(
-            event,
-            (
-                ChannelOpened,
-                ChannelClosing,
-                ChannelClosed,
-                ChannelBufferedAmountLow,
-            ),
-        ):
+        elif isinstance(event, ChannelClosed):
+            # The key is never reused and no event follows CLOSED: forget the channel, or
+            # a peer opening and closing channels would grow this map without bound.
+            channel = self._channels.pop(event.key, None)
+            if channel is not None:
+                channel._wake()
+        elif isinstance(event, (ChannelOpened, ChannelClosing, ChannelBufferedAmountLow)):
             channel = self._channels.get(event.key)
             if channel is not None:
                 channel._wake()

@@ -238,6 +238,7 @@ class MemoryNetwork:
         self.conditions = conditions or LinkConditions(delay=0.001)
         self._rng = random.Random(seed)
         self._sockets: dict[tuple[str, int], MemorySocket] = {}
+        self._wire_free_at: dict[tuple[str, int], float] = {}
         self._next_port = 10000
         self._sequence = 0
         self.blackout = False
@@ -277,8 +278,12 @@ class MemoryNetwork:
             return
         now = trio.current_time()
         copies = 2 if rng.random() < conditions.duplicate else 1
+        start = now
+        if conditions.bandwidth:  # each sender's datagrams are serialised on its wire
+            start = max(now, self._wire_free_at.get(source, now)) + len(data) / conditions.bandwidth
+            self._wire_free_at[source] = start
         for _ in range(copies):
-            arrival = now + conditions.delay + rng.random() * conditions.jitter
+            arrival = start + conditions.delay + rng.random() * conditions.jitter
             if rng.random() < conditions.reorder:
                 arrival += conditions.reorder_delay
             self._sequence += 1

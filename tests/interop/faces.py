@@ -155,7 +155,7 @@ class TrioFace(Face):
         while True:
             try:
                 channel = await self.pc.accept_channel()
-            except trio.ClosedResourceError:
+            except (trio.ClosedResourceError, trio.BrokenResourceError):  # ours or the peer's close
                 return
             self.incoming[channel.label] = _TrioChan(channel)
 
