@@ -79,6 +79,7 @@ def test_bad_ice_urls_are_refused(url: str) -> None:
         {"iceServers": [{"urls": []}]},
         {"unknownKey": 1},
         {"mtu": 10},
+        {"mtu": 1200.5},
         {"iceTransportPolicy": "none"},
     ],
 )

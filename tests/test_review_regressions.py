@@ -139,3 +139,67 @@ async def test_memory_network_honours_bandwidth(autojump_clock: trio.testing.Moc
         arrivals.append(trio.current_time() - start)
     assert arrivals[0] == pytest.approx(0.1 + 0.01)
     assert arrivals[-1] == pytest.approx(1.0 + 0.01)
+
+
+async def test_a_channel_closed_before_it_is_accepted_is_not_handed_out(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    net = MemoryNetwork(seed=4)
+    with trio.fail_after(60):
+        async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:
+            first = a.create_data_channel("first")
+            second = a.create_data_channel("second")
+            await connect_pair(a, b)
+            await first.wait_open()
+            await second.wait_open()
+            await first.aclose()
+            await first.wait_closed()
+            await trio.sleep(1)  # virtual: b's last RE-CONFIG response arrives, b sees CLOSED
+            accepted = await b.accept_channel()
+            assert accepted.label == "second"
+            assert not b._incoming
+
+
+async def test_sockets_are_closed_when_the_driver_cannot_be_built(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import trio_webrtc.peer_connection as pc_module
+
+    bound: list[Any] = []
+    real_bind = pc_module.bind_udp_sockets
+
+    def recording_bind(*args: Any) -> Any:
+        sockets = real_bind(*args)
+        bound.extend(sockets)
+        return sockets
+
+    def broken_driver(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("driver construction failed")
+
+    monkeypatch.setattr(pc_module, "bind_udp_sockets", recording_bind)
+    monkeypatch.setattr(pc_module, "CoreDriver", broken_driver)
+    with pytest.raises(RuntimeError, match="driver construction failed"):
+        async with PeerConnection({"bindAddress": "127.0.0.1"}):
+            pass  # pragma: no cover
+    assert bound and all(sock.fileno() == -1 for sock in bound)
+
+
+async def test_godot_driver_crash_is_reported_as_failed_not_lost(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from trio_webrtc._driver import CoreDriver
+    from trio_webrtc.godot import Error, WebRTCDataChannel, WebRTCPeerConnection
+
+    async def crashing_run(self: CoreDriver, **kwargs: Any) -> None:
+        raise RuntimeError("boom in the driver")
+
+    monkeypatch.setattr(CoreDriver, "run", crashing_run)
+    async with WebRTCPeerConnection(name="crashy") as pc:
+        assert pc.initialize({"bindAddress": "127.0.0.1"}) is Error.OK
+        channel = pc.create_data_channel("c", {"negotiated": True, "id": 0})
+        assert channel is not None
+        await trio.testing.wait_all_tasks_blocked()
+        assert pc.poll() is Error.OK
+        assert pc.get_connection_state() == WebRTCPeerConnection.STATE_FAILED
+        assert channel.get_ready_state() == WebRTCDataChannel.STATE_CLOSED
+    assert "driver crashed" in caplog.text and "boom in the driver" in caplog.text

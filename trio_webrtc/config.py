@@ -166,6 +166,8 @@ class Configuration:
 def _as_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{name} must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{name} must be an integer, not {value}")
     try:
         return int(value)
     except ValueError:

@@ -328,9 +328,14 @@ class PeerConnection:
             sockets = [self._network.bind(self.configuration.bind_address or "127.0.0.1")]
         else:
             sockets = bind_udp_sockets(self.configuration, self._core._rng)
-        self._driver = CoreDriver(
-            self._core, sockets, self._on_event, mdns_resolver=self._mdns_resolver
-        )
+        try:
+            self._driver = CoreDriver(
+                self._core, sockets, self._on_event, mdns_resolver=self._mdns_resolver
+            )
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
         manager = trio.open_nursery()
         nursery = await manager.__aenter__()
         self._nursery_manager = manager
@@ -588,6 +593,8 @@ class PeerConnection:
             channel = self._channels.pop(event.key, None)
             if channel is not None:
                 channel._wake()
+                if channel in self._incoming and not channel.available:
+                    self._incoming.remove(channel)  # closed before it was ever accepted
         elif isinstance(event, (ChannelOpened, ChannelClosing, ChannelBufferedAmountLow)):
             channel = self._channels.get(event.key)
             if channel is not None:

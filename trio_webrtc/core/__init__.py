@@ -587,9 +587,22 @@ class PeerConnectionCore(SignalingMixin):
         if self.dtls.state.name == "NEW":
             self.dtls.start(now)
 
+    def fail(self, reason: str) -> None:
+        """An internal error ended the connection (its driver crashed): FAILED, with every
+        channel CLOSED and ``reason`` in ``failure_reason``."""
+        if self._closed:
+            return
+        self.failure_reason = reason
+        self._internal_failure = True
+        self._update_connection_state()
+
+    _internal_failure = False
+
     def _update_connection_state(self) -> None:
         if self._closed or self._closed_by_peer:
             state = ConnectionState.CLOSED
+        elif self._internal_failure:
+            state = ConnectionState.FAILED
         else:
             ice_state = self.ice.state
             dtls_state = self.dtls.state.name if self.dtls is not None else "NEW"

@@ -280,8 +280,16 @@ class WebRTCPeerConnection(GodotObject):
         with scope:
             try:
                 await driver.run()
-            except Exception:
+            except Exception as exc:
+                # Never lost: logged with its traceback, and the connection goes FAILED
+                # (its channels CLOSED), which the next poll() reports.
                 logger.exception("[%s] the connection's driver crashed", self.name)
+                core = driver.core
+                core.fail(f"internal error: {type(exc).__name__}: {exc}")
+                session = self._session
+                if session is not None and session.driver is driver:
+                    while (event := core.next_event()) is not None:
+                        self._on_event(session, event)
 
     # -------------------------------------------------- public API (Godot names)
 
@@ -376,7 +384,12 @@ class WebRTCPeerConnection(GodotObject):
         except Exception as exc:
             return self._fail("initialize", exc)
         session = _Session(self.name, core, _MAX_PENDING_SIGNALS)
-        session.driver = CoreDriver(core, sockets, functools.partial(self._on_event, session))
+        try:
+            session.driver = CoreDriver(core, sockets, functools.partial(self._on_event, session))
+        except Exception as exc:
+            for sock in sockets:
+                sock.close()
+            return self._fail("initialize", exc)
         self._session = session
         self._nursery.start_soon(self._run_driver, session.driver, session.scope)
         return Error.OK
