@@ -17,45 +17,17 @@ from typing import TYPE_CHECKING
 from .errors import DcepParseError, LocalProtocolError
 
 if TYPE_CHECKING:
-    from .channels import (
-        DEFAULT_MAX_MESSAGE_SIZE,
-        ChannelBufferedAmountLow,
-        ChannelClosed,
-        ChannelClosing,
-        ChannelEvent,
-        ChannelManager,
-        ChannelMessage,
-        ChannelOpened,
-        ChannelParameters,
-        ChannelState,
-        DataChannelInfo,
-        IncomingChannel,
-        InvalidParametersError,
-        SctpTransport,
-    )
+    # The channel manager's names, re-exported on first use (see ``__getattr__``).
+    from .channels import *  # noqa: F403
 
 __all__ = [
-    "DEFAULT_MAX_MESSAGE_SIZE",
     "MAX_DCEP_MESSAGE_SIZE",
-    "ChannelBufferedAmountLow",
-    "ChannelClosed",
-    "ChannelClosing",
-    "ChannelEvent",
-    "ChannelManager",
-    "ChannelMessage",
-    "ChannelOpened",
-    "ChannelParameters",
-    "ChannelState",
     "ChannelType",
     "DataChannelAck",
-    "DataChannelInfo",
     "DataChannelOpen",
-    "IncomingChannel",
-    "InvalidParametersError",
     "MessageType",
     "Ppid",
     "Priority",
-    "SctpTransport",
     "parse_dcep",
 ]
 
@@ -229,31 +201,11 @@ def parse_dcep(data: bytes | bytearray | memoryview) -> DataChannelOpen | DataCh
     return DataChannelOpen(channel_type, priority, reliability, label, protocol)
 
 
-_REEXPORTED = frozenset(
-    {
-        "DEFAULT_MAX_MESSAGE_SIZE",
-        "ChannelBufferedAmountLow",
-        "ChannelClosed",
-        "ChannelClosing",
-        "ChannelEvent",
-        "ChannelManager",
-        "ChannelMessage",
-        "ChannelOpened",
-        "ChannelParameters",
-        "ChannelState",
-        "DataChannelInfo",
-        "IncomingChannel",
-        "InvalidParametersError",
-        "SctpTransport",
-    }
-)
-
-
 def __getattr__(name: str) -> object:
     """Resolve the channel-manager names from :mod:`trio_webrtc.channels` on first use."""
-    if name in _REEXPORTED:
-        from . import channels
+    from . import channels
 
+    if name in channels.__all__:
         value = getattr(channels, name)
         globals()[name] = value
         return value
