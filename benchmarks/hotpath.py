@@ -1,6 +1,6 @@
 """CPU and packet accounting for one trio_webrtc workload, for hot-path work.
 
-``python benchmarks/hotpath.py small`` (or ``bulk``, ``rtt``) runs two peers over
+``python benchmarks/hotpath.py small`` (or ``bulk [--size 16384]``, ``rtt``) runs two peers over
 127.0.0.1 in this process and prints CPU µs per message (or CPU s per MB), DATA chunks per
 DATA packet, and SACKs per DATA packet, counted on the wire (every SCTP packet either side
 sends is parsed). Judge changes by these figures, not wall time, on a shared machine.
@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from trio_side import channel_pair, stream
 
+from trio_webrtc import _driver
 from trio_webrtc.sctp import association
 
 COUNTS: Counter[str] = Counter()
@@ -51,10 +52,18 @@ def _counting(self: association.SctpAssociation, now: float, **kw: Any) -> list[
 
 
 association.SctpAssociation.datagrams_to_send = _counting  # type: ignore[method-assign]
+_original_send = _driver.CoreDriver._send
 
 
-async def _run(workload: str, count: int, profile: bool) -> None:
-    size = {"small": 100, "bulk": 65536, "rtt": 100}[workload]
+def _counting_send(self: _driver.CoreDriver, *, hold: bool) -> None:
+    COUNTS["flushes"] += 1
+    _original_send(self, hold=hold)
+
+
+_driver.CoreDriver._send = _counting_send  # type: ignore[method-assign]
+
+
+async def _run(workload: str, count: int, profile: bool, size: int) -> None:
     async with channel_pair() as (channel, incoming, _):
         COUNTS.clear()
         profiler = cProfile.Profile() if profile else None
@@ -80,7 +89,11 @@ async def _run(workload: str, count: int, profile: bool) -> None:
     data_packets = max(1, COUNTS["data_packets"])
     if workload == "bulk":
         megabytes = count * size / 1e6
-        print(f"bulk: {cpu / megabytes:.4f} CPU s/MB, {megabytes / wall:.1f} MB/s")
+        print(
+            f"bulk {size} B: {cpu / megabytes:.4f} CPU s/MB, {megabytes / wall:.1f} MB/s, "
+            f"SCTP packets/MB {COUNTS['packets'] / megabytes:.1f}, "
+            f"flushes/MB {COUNTS['flushes'] / megabytes:.1f}"
+        )
     else:
         print(f"{workload}: {cpu / count * 1e6:.2f} CPU us/msg, {count / wall:,.0f} msg/s")
     print(
@@ -96,10 +109,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("workload", choices=["small", "bulk", "rtt"])
     parser.add_argument("--count", type=int, help="messages (default: 100000, 1024, 2000)")
+    parser.add_argument("--size", type=int, help="message bytes (default: 100, 65536, 100)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    count = args.count or {"small": 100_000, "bulk": 1024, "rtt": 2000}[args.workload]
-    trio.run(_run, args.workload, count, args.profile)
+    size = args.size or {"small": 100, "bulk": 65536, "rtt": 100}[args.workload]
+    # bulk: 64 MiB whatever the message size, unless --count says otherwise
+    default = {"small": 100_000, "bulk": (64 << 20) // size, "rtt": 2000}[args.workload]
+    trio.run(_run, args.workload, args.count or default, args.profile, size)
 
 
 if __name__ == "__main__":

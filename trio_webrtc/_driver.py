@@ -8,13 +8,18 @@ the core has, dispatches the core's events to the owner's callback, and re-arms 
 
 Bundling. ``flush_soon(nbytes)`` is what a channel send calls instead: when nothing is in
 flight it flushes at once (a lone message goes out without delay). Otherwise the senders
-are "bundling": every flush meanwhile (a SACK arriving, 64 KiB queued) sends full SCTP
-packets only and keeps a partly filled tail (``datagrams_to_send(hold=True)``), and a
+are "bundling": full SCTP packets go in batches, at every 256 KiB queued and at the
+flusher's looks, a partly filled tail stays (``datagrams_to_send(hold=True)``), and a
 flusher task sends the tail once the senders stop adding (two quiet scheduling rounds; a
 sender still busy after 8 rounds is looked at every millisecond instead), so a stream of
 small messages leaves in full packets (RFC 9260 §6.10) instead of one packet (and one
-SACK) per message. A receive burst that is one packet asking for a SACK (RFC 7053 I bit)
-leaves that SACK to the flusher too, so that a reply sent meanwhile carries it.
+SACK) per message. A SACK arriving meanwhile sends DATA only when the last batch was
+stopped by cwnd or the peer's rwnd (ack clocking) or something else is due (SCTP
+``only_new_data_pending``): otherwise it would cut the next batch short, and every short
+batch costs the peer a receive wakeup and a SACK. Anything else due then (a STUN reply)
+waits for the flusher's next look, at most a millisecond. A receive burst that is one
+packet asking for a SACK (RFC 7053 I bit) leaves that SACK to the flusher too, so that a
+reply sent meanwhile carries it.
 
 Linux UDP GSO/GRO: runs of same-size datagrams to one address go in one ``sendmsg``
 (``UDP_SEGMENT``) and sockets receive such batches in one ``recvmsg`` (``UDP_GRO``);
@@ -49,12 +54,13 @@ __all__ = ["CoreDriver", "DatagramSocket", "UdpSocket", "bind_udp_sockets"]
 
 logger = logging.getLogger("trio_webrtc.driver")
 
+
 Address = tuple[str, int]
 
 _RECEIVE_BURST = 512
 _MAX_PENDING_DATAGRAMS = 8192
 _SOCKET_BUFFER = 4 << 20
-_BUNDLE_BYTES = 64 << 10  # full packets go at once when this much user data is waiting
+_BUNDLE_BYTES = 256 << 10  # full packets go at once when this much user data is waiting
 _QUICK_ROUNDS = 8  # scheduling rounds the flusher looks at one by one before polling
 _STREAM_POLL = 0.001  # seconds between the flusher's looks at a streaming sender
 # Linux UDP segmentation offload (udp(7)): one sendmsg carries up to 64 same-size
@@ -223,6 +229,7 @@ class CoreDriver:
         self._flush_pending = False  # the flusher task has work
         self._bundling = False  # senders are queueing: hold partly filled DATA packets
         self._flush_wakeup = trio.Event()
+        self._volume_flushes = 0
         self.datagrams_sent = 0
         self.datagrams_received = 0
 
@@ -259,6 +266,7 @@ class CoreDriver:
             await sock.wait_readable()
             now = trio.current_time()
             count = 0
+            errors = 0
             while count < _RECEIVE_BURST:
                 try:
                     if recv_batch is None:
@@ -270,6 +278,9 @@ class CoreDriver:
                     break
                 except OSError as exc:  # e.g. ICMP errors reported on the socket
                     logger.debug("[%s] recvfrom on %s: %s", core.log_prefix, local, exc)
+                    errors += 1
+                    if errors >= _RECEIVE_BURST:  # a persistent error: yield, do not spin
+                        break
                     continue
                 remote = (address[0], address[1])
                 if size and len(data) > size:  # a GRO batch: split it again
@@ -286,6 +297,11 @@ class CoreDriver:
                 # meanwhile carries it (one datagram each way for a request/response).
                 self._dispatch()
                 self._wake_flusher()
+            elif self._bundling and (sctp := core.sctp) is not None and sctp.only_new_data_pending:
+                # Our senders are queueing and the burst (SACKs) left nothing due but new
+                # DATA the window has room for: it leaves with their next 256 KiB or the
+                # flusher's next look, not in a packet run cut short by this SACK.
+                self._settle()
             else:
                 self.flush()
             if count >= _RECEIVE_BURST:
@@ -329,10 +345,12 @@ class CoreDriver:
                     # A streaming sender: a look per round would cost as much as the
                     # sending itself, so look every _STREAM_POLL seconds; full packets
                     # go each time, the tail once the senders have stopped.
+                    volume = self._volume_flushes
                     await trio.sleep(_STREAM_POLL)
                     if self._queued == seen:
                         break
-                    self._send(hold=True)
+                    if self._volume_flushes == volume:
+                        self._send(hold=True)  # not when 256 KiB batches went meanwhile
             if self._flush_pending:
                 self.flush_all()
 
@@ -411,6 +429,7 @@ class CoreDriver:
         self._unflushed += nbytes
         if self._unflushed >= _BUNDLE_BYTES:
             self._unflushed = 0
+            self._volume_flushes += 1
             self._send(hold=True)  # full packets go; the tail waits for more
 
     def _wake_flusher(self) -> None:
@@ -470,6 +489,12 @@ class CoreDriver:
             except OSError as exc:
                 logger.debug("[%s] sendto %s: %s", core.log_prefix, remote, exc)
         self.datagrams_sent += sent
+        self._settle()
+
+    def _settle(self) -> None:
+        """After a flush (or a burst that needed none): dispatch the core's events and
+        move the timer task's deadline earlier if the core's moved earlier."""
+        core = self.core
         if core.hostnames_pending:
             self._wake_mdns()
         self._dispatch()

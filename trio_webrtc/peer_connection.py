@@ -354,9 +354,14 @@ class PeerConnection:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        self.close()
         manager = self._nursery_manager
         assert manager is not None and self._nursery is not None
+        try:
+            self.close()
+        except BaseException as error:  # still close the nursery, or trio's state corrupts
+            self._nursery.cancel_scope.cancel()
+            await manager.__aexit__(type(error), error, error.__traceback__)
+            raise
         self._nursery.cancel_scope.cancel()
         return await manager.__aexit__(exc_type, exc, tb)
 

@@ -276,6 +276,22 @@ class SctpAssociation:
         return self._sack_due and self._sack_can_wait
 
     @property
+    def only_new_data_pending(self) -> bool:
+        """Nothing is due but new DATA that cwnd and the peer's rwnd have room for: no
+        control chunk, SACK, retransmission, FORWARD TSN or RE-CONFIG. A driver whose
+        senders are still queueing may then let a received SACK go unanswered and send
+        the DATA with their next batch (it answers at once when the window was full)."""
+        out = self._outbound
+        return not (
+            self._control
+            or self._sack_due
+            or out._retransmits
+            or out.forward_tsn_due
+            or out.window_blocked
+            or (self._reconfig is not None and self._reconfig.wants_to_send)
+        )
+
+    @property
     def has_outstanding_data(self) -> bool:
         """DATA was sent and is not yet acknowledged (drivers bundle sends meanwhile)."""
         return self._outbound.has_outstanding

@@ -176,6 +176,9 @@ class Outbound:
         # chunk (exact for messages that fit a packet; the bundling hold only needs to
         # know whether the queue fills a packet).
         self.pending_wire = 0
+        # The last fill left new DATA queued because cwnd or the peer's rwnd was full: a
+        # SACK that opens them should be answered with DATA at once (ack clocking).
+        self.window_blocked = False
 
     # -- user data -----------------------------------------------------------------------
 
@@ -339,6 +342,7 @@ class Outbound:
         cannot fill stays queued, for a caller that will send more soon (RFC 9260 §6.1:
         bundling small messages).
         """
+        self.window_blocked = False
         if self._retransmits:
             fast_budget = self.mtu if self.fast_pending else 0
             self.fast_pending = False
@@ -397,6 +401,7 @@ class Outbound:
             probe = False
             if self.peer_rwnd < size + PEER_CHUNK_OVERHEAD:
                 if self.flight or sent:
+                    self.window_blocked = True
                     break
                 probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
             data = message.data
@@ -444,6 +449,8 @@ class Outbound:
             self._encode(chunk, emit)
             if probe:
                 break
+        else:
+            self.window_blocked = bool(pending)  # the loop stopped at cwnd
         if self.t3 is None and self.flight:
             self.t3 = now + self.rto
 
