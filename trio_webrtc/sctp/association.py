@@ -24,6 +24,7 @@ from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
 from .chunks import (
     CAUSE_PROTOCOL_VIOLATION,
     CAUSE_STALE_COOKIE,
+    CAUSE_UNRECOGNIZED_CHUNK,
     CAUSE_USER_ABORT,
     CHUNK_ABORT,
     CHUNK_COOKIE_ECHO,
@@ -83,6 +84,8 @@ MAX_CONTROL_QUEUE = 32
 STREAMS = 65535
 _EXTENSIONS = bytes([CHUNK_FORWARD_TSN, CHUNK_RECONFIG])
 _HEARTBEAT_INFO = struct.Struct("!dQ")
+# Chunk types this stack implements; any other is handled by its two upper bits (§3.2).
+_KNOWN_CHUNKS = frozenset({*range(12), CHUNK_SHUTDOWN_COMPLETE, CHUNK_RECONFIG, CHUNK_FORWARD_TSN})
 
 S = AssociationState
 _ESTABLISHED = S.ESTABLISHED
@@ -605,6 +608,18 @@ class SctpAssociation:
                 continue  # handled above
             elif ctype == CHUNK_INIT:
                 raise SctpParseError("INIT bundled with other chunks")
+            elif ctype not in _KNOWN_CHUNKS:
+                # RFC 9260 §3.2: bit 0x40 asks for an "Unrecognized Chunk Type" report, and
+                # with bit 0x80 clear the rest of the packet is discarded.
+                if ctype & 0x40 and self._peer_tag:
+                    unknown = data[start - 4 : min(end, start + 508)]  # bounded report
+                    self._queue(ErrorChunk(((CAUSE_UNRECOGNIZED_CHUNK, unknown),)).encode())
+                if not ctype & 0x80:
+                    logger.debug(
+                        "%sunrecognized chunk type %d ends the packet", self._prefix, ctype
+                    )
+                    break
+                continue
             else:
                 self._on_control(parse_chunk(ctype, flags, data[start:end]), now)
                 if self._is_closed():

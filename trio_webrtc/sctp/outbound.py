@@ -152,6 +152,8 @@ class Outbound:
         self._pending: deque[_Message] = deque()  # messages with bytes not yet cut
         self._sent: deque[_Chunk] = deque()
         self._retransmits: dict[int, _Chunk] = {}
+        self._late: list[_Chunk] = []  # abandoned tails to append to _sent (see _abandon)
+        self._scanning = False  # a loop over _sent is running: _abandon must not append
         self.fast_pending = False
         self.flight = 0  # payload bytes in flight
         self.flight_chunks = 0  # chunks in flight
@@ -272,6 +274,16 @@ class Outbound:
                 self._rtt_tsn = None
         rest = message.size - message.offset
         if rest:  # never cut: no TSN, and no SSN unless its first fragment went
+            if message.offset:
+                # Its first fragments went: give the uncut rest one TSN, never sent, so
+                # that the FORWARD TSN covers it even when every fragment sent so far was
+                # acknowledged; the receiver then drops them and skips the SSN (RFC 3758
+                # §3.5 A5, §3.6). Appended after the caller's scan of the sent queue.
+                end = _Chunk(message, message.flags | FLAG_END, b"")
+                end.tsn = self.next_tsn
+                end.abandoned = True
+                self.next_tsn += 1
+                self._late.append(end)
             message.offset = message.size
             released += rest
             self.unsent_per_stream[message.sid] -= 1
@@ -279,6 +291,9 @@ class Outbound:
         if released:
             self._release(message.sid, released)
         self.forward_tsn_due = True
+        if self._late and not self._scanning:
+            self._sent.extend(self._late)
+            self._late.clear()
         logger.debug("%sabandoned a message on stream %d", self._prefix, message.sid)
 
     def forward_tsn(self) -> bytes | None:
@@ -522,7 +537,12 @@ class Outbound:
                         self._update_rto(now - self._rtt_sent)
                         self._rtt_tsn = rtt_tsn = None
             if highest_new >= 0:
-                self._miss_indications(highest_new, now)
+                self._scanning = True
+                try:
+                    self._miss_indications(highest_new, now)
+                finally:
+                    self._scanning = False
+                self._append_late()
         # Congestion control (§7.2.1, §7.2.2) and fast recovery exit (§7.2.4).
         if self._recovery_exit is not None and cum >= self._recovery_exit:
             self._recovery_exit = None
@@ -541,15 +561,26 @@ class Outbound:
         self.peer_rwnd = max(0, a_rwnd - self.flight_charge)
         if self.peer_rwnd and not previous_rwnd:
             # The window reopened: probes the peer dropped go again (usrsctp does the same).
-            for chunk in sent:
-                if chunk.probe and not chunk.acked and not chunk.abandoned:
-                    chunk.probe = False
-                    self._mark(chunk, now)
+            self._scanning = True
+            try:
+                for chunk in sent:
+                    if chunk.probe and not chunk.acked and not chunk.abandoned:
+                        chunk.probe = False
+                        self._mark(chunk, now)
+            finally:
+                self._scanning = False
+            self._append_late()
         if advanced:
             self.t3 = now + self.rto if sent else None
         if sent and sent[0].abandoned:
             self.forward_tsn_due = True
         return True
+
+    def _append_late(self) -> None:
+        if self._late:
+            self._sent.extend(self._late)
+            self._late.clear()
+            self.forward_tsn_due = True
 
     def _miss_indications(self, highest_new: int, now: float) -> None:
         for chunk in self._sent:

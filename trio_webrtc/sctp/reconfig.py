@@ -3,7 +3,8 @@
 Implements RFC 6525 §5.1.2 (sending an Outgoing SSN Reset Request once the streams'
 queued data has been given TSNs), §5.2.2 (handling a peer's Outgoing SSN Reset Request,
 deferring with "In progress" until every TSN up to its Sender's Last Assigned TSN has
-arrived), §5.2.3 (Incoming SSN Reset Request: answered "Denied", WebRTC does not use it),
+arrived), §5.2.3-§5.2.6 (Incoming SSN Reset, SSN/TSN Reset and Add Streams Requests: answered
+"Denied", WebRTC does not use them),
 §5.2.7 (Re-configuration Response) and §5.1.1/§6 (retransmission on the RE-CONFIG timer,
 sequence numbers starting at the initial TSN).
 """
@@ -24,6 +25,7 @@ from .chunks import (
     ReconfigChunk,
     ReconfigParam,
     ReconfigResponse,
+    UnknownReconfigParam,
 )
 from .events import OutgoingStreamsReset, SctpEvent, StreamsReset
 from .inbound import Inbound
@@ -36,6 +38,9 @@ logger = logging.getLogger("trio_webrtc.sctp")
 MASK32 = 0xFFFFFFFF
 HALF32 = 0x80000000
 MAX_STREAMS_PER_REQUEST = 256
+# SSN/TSN Reset, Add Outgoing Streams and Add Incoming Streams Requests (RFC 6525 §4.3,
+# §4.5, §4.6): each starts with its Re-configuration Request Sequence Number.
+_DENIED_REQUESTS = frozenset({15, 17, 18})
 
 
 class StreamReconfig:
@@ -121,6 +126,14 @@ class StreamReconfig:
                 self._on_incoming_request(param)
             elif isinstance(param, ReconfigResponse):
                 self._on_response(param, outbound)
+            elif (
+                isinstance(param, UnknownReconfigParam)
+                and param.type in _DENIED_REQUESTS
+                and len(param.value) >= 4
+            ):
+                # SSN/TSN Reset and Add Streams requests (§5.2.4-§5.2.6): unanswered, the
+                # peer would retransmit them until it gives up on the association.
+                self._deny(int.from_bytes(param.value[:4], "big"))
             else:
                 logger.debug("%signoring RE-CONFIG parameter %r", self._prefix, param)
 
@@ -143,7 +156,11 @@ class StreamReconfig:
             self._respond(seq, RESULT_ERROR_BAD_SEQUENCE)
 
     def _on_incoming_request(self, request: IncomingResetRequest) -> None:
-        seq = request.request_seq
+        self._deny(request.request_seq)
+
+    def _deny(self, seq: int) -> None:
+        """Answer a request this stack does not perform "Denied" (RFC 6525 §5.2.3-§5.2.6),
+        keeping the request sequence numbers in step (§5.2.1)."""
         if seq == self._peer_request_seq:
             self._peer_request_seq = (seq + 1) & MASK32
             self._last_result = RESULT_DENIED
