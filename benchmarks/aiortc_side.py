@@ -32,6 +32,7 @@ from common import (
     rtt_figures,
     setup_figures,
     sizes,
+    small_figures,
 )
 
 
@@ -143,16 +144,7 @@ async def run_small(count: int, size: int) -> dict[str, Any]:
         meter = Meter()
         await stream(channel, incoming, size, count)
         wall, cpu = meter.stop()
-    return result(
-        STACK,
-        "small",
-        wall,
-        cpu,
-        messages=count,
-        message_size=size,
-        msgs_per_s=round(count / wall),
-        cpu_us_per_msg=round(cpu / count * 1e6, 3),
-    )
+    return result(STACK, "small", wall, cpu, **small_figures(count, size, wall, cpu))
 
 
 async def run_rtt(count: int, size: int) -> dict[str, Any]:

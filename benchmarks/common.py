@@ -121,6 +121,15 @@ def bulk_figures(total: int, size: int, wall: float, cpu: float) -> dict[str, An
     }
 
 
+def small_figures(count: int, size: int, wall: float, cpu: float) -> dict[str, Any]:
+    return {
+        "messages": count,
+        "message_size": size,
+        "msgs_per_s": round(count / wall),
+        "cpu_us_per_msg": round(cpu / count * 1e6, 3),
+    }
+
+
 def setup_figures(times: list[float]) -> dict[str, Any]:
     return {
         "count": len(times),
