@@ -8,7 +8,7 @@ import struct
 import pytest
 from sctp_helpers import Peer, make_pair, payload
 
-from trio_webrtc.sctp import AssociationState, StreamsReset
+from trio_webrtc.sctp import AssociationState, OutgoingStreamsReset, StreamsReset
 from trio_webrtc.sctp import chunks as c
 from trio_webrtc.testing import LinkConditions, VirtualLink
 
@@ -168,3 +168,39 @@ def test_ssn_tsn_reset_and_add_streams_requests_are_denied(ptype: int) -> None:
     client.assoc.reset_streams([1], link.now)
     link.run(lambda: not client.assoc._reconfig.resetting)  # type: ignore[union-attr]
     assert [e.stream_ids for e in server.of_type(StreamsReset)] == [(1,)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("result", [c.RESULT_DENIED, c.RESULT_ERROR_WRONG_SSN])
+def test_a_refused_outgoing_reset_still_completes_without_resetting_ssns(result: int) -> None:
+    client, server, link = make_pair()
+    client.assoc.send(1, 51, b"x", now=link.now)
+    link.run(lambda: len(server.received) == 1)
+    reconfig = client.assoc._reconfig
+    assert reconfig is not None
+    client.assoc.reset_streams([1], link.now)
+    client.assoc.datagrams_to_send(link.now)  # the request goes out (and is lost here)
+    request = reconfig._outstanding
+    assert request is not None
+    answer = c.ReconfigChunk((c.ReconfigResponse(request.request_seq, result),)).encode()
+    _inject(client, server, [answer], link.now)
+    assert [e.stream_ids for e in client.of_type(OutgoingStreamsReset)] == [(1,)]
+    assert not reconfig.resetting and reconfig._outstanding is None
+    # SSNs were not reset: the next message on stream 1 carries SSN 1, as the peer expects.
+    client.assoc.send(1, 51, b"y", now=link.now)
+    link.run(lambda: len(server.received) == 2)
+
+
+def test_request_already_in_progress_is_retried() -> None:
+    client, server, link = make_pair()
+    reconfig = client.assoc._reconfig
+    assert reconfig is not None
+    client.assoc.reset_streams([1], link.now)
+    client.assoc.datagrams_to_send(link.now)
+    request = reconfig._outstanding
+    assert request is not None
+    answer = c.ReconfigChunk((c.ReconfigResponse(request.request_seq, 4),)).encode()
+    _inject(client, server, [answer], link.now)
+    assert reconfig._outstanding is request and reconfig.resetting == {1}
+    assert not client.of_type(OutgoingStreamsReset)
+    link.run(lambda: bool(client.of_type(OutgoingStreamsReset)), timeout=30)
+    assert [e.stream_ids for e in client.of_type(OutgoingStreamsReset)] == [(1,)]

@@ -17,6 +17,7 @@ from collections import deque
 from .chunks import (
     RESULT_DENIED,
     RESULT_ERROR_BAD_SEQUENCE,
+    RESULT_ERROR_IN_PROGRESS,
     RESULT_IN_PROGRESS,
     RESULT_SUCCESS_NOTHING,
     RESULT_SUCCESS_PERFORMED,
@@ -194,8 +195,8 @@ class StreamReconfig:
         if request is None or response.response_seq != request.request_seq:
             return
         result = response.result
-        if result == RESULT_IN_PROGRESS:
-            return  # retried when the timer fires
+        if result in (RESULT_IN_PROGRESS, RESULT_ERROR_IN_PROGRESS):
+            return  # the peer is busy with it (6) or with an earlier one (4): the timer retries
         self._outstanding = None
         self.timer = None
         self.due = False
@@ -203,14 +204,17 @@ class StreamReconfig:
         self.resetting.difference_update(request.streams)
         if result in (RESULT_SUCCESS_PERFORMED, RESULT_SUCCESS_NOTHING):
             outbound.reset_ssns(request.streams)
-            self._events.append(OutgoingStreamsReset(request.streams))
         else:
+            # Refused: our SSNs carry on, as the peer's expectations do, so the streams stay
+            # consistent if reused; the closing channels still complete (RFC 8831 §6.7 has
+            # no fallback, and a channel stuck in CLOSING helps nobody).
             logger.warning(
-                "%speer refused to reset streams %r (result %d)",
+                "%speer refused to reset streams %r (result %d); closing them without a reset",
                 self._prefix,
                 request.streams,
                 result,
             )
+        self._events.append(OutgoingStreamsReset(request.streams))
 
     def has_outstanding(self) -> bool:
         return self._outstanding is not None
