@@ -39,21 +39,29 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
-import struct
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from OpenSSL import SSL, crypto
 
 from .certificate import Certificate, fingerprint_of_der
+from .dtls_records import (
+    CONTENT_ALERT,
+    CONTENT_APPLICATION_DATA,
+    CONTENT_CHANGE_CIPHER_SPEC,
+    HANDSHAKE_CLIENT_HELLO,
+    RECORD_HEADER_SIZE,
+    DtlsParseError,
+    RecordHeader,
+    handshake_message_seq,
+    parse_record_headers,
+)
 from .errors import (
     InvalidStateError,
     LocalProtocolError,
     MessageTooLargeError,
-    ParseError,
 )
 
 __all__ = [
@@ -89,87 +97,12 @@ CIPHER_LIST = b":".join(
 SRTP_PROFILES = b"SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80"
 MAX_RETRANSMIT_INTERVAL = 60.0
 
-CONTENT_CHANGE_CIPHER_SPEC = 20
-CONTENT_ALERT = 21
-CONTENT_HANDSHAKE = 22
-CONTENT_APPLICATION_DATA = 23
-_KNOWN_CONTENT_TYPES = frozenset(
-    (CONTENT_CHANGE_CIPHER_SPEC, CONTENT_ALERT, CONTENT_HANDSHAKE, CONTENT_APPLICATION_DATA)
-)
-
-_RECORD_HEADER = struct.Struct("!BHQH")  # type, version, epoch (2 bytes) + seq (6), length
-_RECORD_HEADER_SIZE = 13
-_SEQ_MASK = (1 << 48) - 1
-_HANDSHAKE_HEADER_SIZE = 12
-_CLIENT_HELLO = 1
-_MAX_RECORD_PAYLOAD = 2**14 + 2048  # RFC 6347 §4.1: DTLSCiphertext.length limit
 _BIO_READ_SIZE = 2**16  # more than any record; OpenSSL hands back whole records
 _RECV_SIZE = 2**14  # largest DTLSPlaintext fragment
 _MAX_PENDING_DATA = 4096  # ApplicationData events held for the caller
 _MAX_OUTGOING = 4096  # datagrams held until datagrams_to_send()
 _MAX_SEEN_RECORDS = 256  # peer epoch-0 record numbers remembered (duplicate filter)
 _EXPORTER_MAX = 1024
-
-
-class DtlsParseError(ParseError):
-    """A datagram is not a sequence of well-formed DTLS 1.x records."""
-
-
-class RecordHeader(NamedTuple):
-    """One record of a datagram: header fields plus where its fragment lies."""
-
-    content_type: int
-    version: int
-    epoch: int
-    sequence_number: int
-    offset: int  # index of the fragment (payload) in the datagram
-    length: int
-
-
-def parse_record_headers(data: bytes) -> list[RecordHeader]:
-    """Split a datagram into DTLS record headers (RFC 6347 §4.1).
-
-    Raises :class:`DtlsParseError` (only) unless every byte belongs to a complete record
-    whose content type is change_cipher_spec, alert, handshake or application_data and
-    whose version is a DTLS version (major byte 254).
-    """
-    headers: list[RecordHeader] = []
-    offset = 0
-    end = len(data)
-    if end == 0:
-        raise DtlsParseError("empty datagram")
-    while offset < end:
-        if end - offset < _RECORD_HEADER_SIZE:
-            raise DtlsParseError("truncated record header")
-        content_type, version, epoch_seq, length = _RECORD_HEADER.unpack_from(data, offset)
-        if content_type not in _KNOWN_CONTENT_TYPES:
-            raise DtlsParseError(f"unknown content type {content_type}")
-        if version >> 8 != 0xFE:
-            raise DtlsParseError(f"not a DTLS version: {version:#06x}")
-        if length > _MAX_RECORD_PAYLOAD:
-            raise DtlsParseError("record too long")
-        payload = offset + _RECORD_HEADER_SIZE
-        if payload + length > end:
-            raise DtlsParseError("truncated record")
-        headers.append(
-            RecordHeader(
-                content_type, version, epoch_seq >> 48, epoch_seq & _SEQ_MASK, payload, length
-            )
-        )
-        offset = payload + length
-    return headers
-
-
-def _handshake_message_seq(data: bytes, header: RecordHeader) -> int | None:
-    """The message_seq of an epoch-0 handshake record's first fragment, else None."""
-    if (
-        header.content_type != CONTENT_HANDSHAKE
-        or header.epoch != 0
-        or header.length < _HANDSHAKE_HEADER_SIZE
-    ):
-        return None
-    start = header.offset + 4  # after msg_type (1) and length (3)
-    return (data[start] << 8) | data[start + 1]
 
 
 # --- events --------------------------------------------------------------------------
@@ -408,7 +341,7 @@ class DtlsTransport:
         if self._state is _CONNECTED and data and data[0] == CONTENT_APPLICATION_DATA:
             self._ssl.bio_write(data)
             size = len(data)
-            if size > _RECORD_HEADER_SIZE and size == _RECORD_HEADER_SIZE + (
+            if size > RECORD_HEADER_SIZE and size == RECORD_HEADER_SIZE + (
                 (data[11] << 8) | data[12]
             ):
                 self._read_one_record()  # the usual case: one record per datagram
@@ -423,9 +356,9 @@ class DtlsTransport:
         size = len(data)
         if (
             self._state is _CONNECTED
-            and size > _RECORD_HEADER_SIZE
+            and size > RECORD_HEADER_SIZE
             and data[0] == CONTENT_APPLICATION_DATA
-            and size == _RECORD_HEADER_SIZE + ((data[11] << 8) | data[12])
+            and size == RECORD_HEADER_SIZE + ((data[11] << 8) | data[12])
         ):
             ssl = self._ssl
             ssl.bio_write(data)
@@ -581,8 +514,8 @@ class DtlsTransport:
             first = headers[0]
             if (
                 self._is_client
-                or _handshake_message_seq(data, first) is None
-                or data[first.offset] != _CLIENT_HELLO
+                or handshake_message_seq(data, first) is None
+                or data[first.offset] != HANDSHAKE_CLIENT_HELLO
             ):
                 logger.debug("%sdatagram before start() dropped", self._log_prefix)
                 return
@@ -620,7 +553,7 @@ class DtlsTransport:
         """Track the peer's handshake messages; True if it retransmitted its last flight."""
         retransmitted = False
         for header in headers:
-            message_seq = _handshake_message_seq(data, header)
+            message_seq = handshake_message_seq(data, header)
             if message_seq is None:
                 continue
             is_new_record = header.sequence_number not in self._peer_seen
@@ -724,11 +657,11 @@ class DtlsTransport:
         ccs_sent_before = self._sent_ccs
         in_resend = False
         for header in headers:
-            record = data[header.offset - _RECORD_HEADER_SIZE : header.offset + header.length]
+            record = data[header.offset - RECORD_HEADER_SIZE : header.offset + header.length]
             if header.content_type == CONTENT_ALERT:
                 alerts.append(record)
                 continue
-            message_seq = _handshake_message_seq(data, header)
+            message_seq = handshake_message_seq(data, header)
             if message_seq is not None:
                 in_resend = message_seq <= threshold
                 self._sent_max_msg_seq = max(self._sent_max_msg_seq, message_seq)
@@ -764,9 +697,7 @@ class DtlsTransport:
             headers = parse_record_headers(data)
         except DtlsParseError:  # pragma: no cover - OpenSSL output is well-formed
             return
-        self._transmit(
-            [data[h.offset - _RECORD_HEADER_SIZE : h.offset + h.length] for h in headers]
-        )
+        self._transmit([data[h.offset - RECORD_HEADER_SIZE : h.offset + h.length] for h in headers])
 
     def _transmit(self, records: list[bytes]) -> None:
         """Pack records into datagrams of at most ``mtu`` bytes; renumber epoch 0."""
