@@ -11,11 +11,11 @@ from trio_webrtc.ice import Candidate, CandidateParseError, compute_foundation, 
 from trio_webrtc.ice.candidate import address_family, normalize_address
 
 CHROME_HOST = (
-    "candidate:1467250027 1 udp 2122260223 192.168.0.196 46243 typ host generation 0 "
+    "candidate:1467250027 1 udp 2122260223 198.51.100.196 46243 typ host generation 0 "
     "ufrag Ex7e network-id 1 network-cost 10"
 )
 FIREFOX_SRFLX = (
-    "candidate:1 1 UDP 1686052607 203.0.113.7 50000 typ srflx raddr 192.168.1.2 rport 50000"
+    "candidate:1 1 UDP 1686052607 203.0.113.7 50000 typ srflx raddr 198.51.100.2 rport 50000"
 )
 
 
@@ -25,7 +25,7 @@ def test_parse_chrome_host_with_extensions() -> None:
     assert candidate.component == 1
     assert candidate.transport == "udp"
     assert candidate.priority == 2122260223
-    assert (candidate.address, candidate.port, candidate.type) == ("192.168.0.196", 46243, "host")
+    assert (candidate.address, candidate.port, candidate.type) == ("198.51.100.196", 46243, "host")
     assert candidate.generation == 0
     assert candidate.ufrag == "Ex7e"
     assert candidate.extensions == (("network-id", "1"), ("network-cost", "10"))
@@ -36,7 +36,7 @@ def test_parse_chrome_host_with_extensions() -> None:
 def test_prefixes_are_optional(prefix: str) -> None:
     body = FIREFOX_SRFLX[len("candidate:") :]
     candidate = Candidate.from_sdp(prefix + body + "\r\n")
-    assert candidate.related_address == "192.168.1.2"
+    assert candidate.related_address == "198.51.100.2"
     assert candidate.related_port == 50000
     assert candidate.type == "srflx"
     assert candidate.to_sdp() == FIREFOX_SRFLX
@@ -49,7 +49,7 @@ def test_ipv6_mdns_and_tcp() -> None:
         "candidate:3 1 udp 2113937151 0b5c2c5e-4b1f-4f0e-9d4a-8a1f0b7c2d3e.local 54321 typ host"
     )
     assert mdns.address.endswith(".local") and mdns.family is None
-    tcp = Candidate.from_sdp("candidate:4 1 tcp 1518280447 10.0.0.1 9 typ host tcptype active")
+    tcp = Candidate.from_sdp("candidate:4 1 tcp 1518280447 198.51.100.1 9 typ host tcptype active")
     assert tcp.tcptype == "active"
     assert tcp.to_sdp().endswith("tcptype active")
 
@@ -90,10 +90,10 @@ def test_priority_formula() -> None:
 
 
 def test_foundation_equal_for_equal_inputs() -> None:
-    a = compute_foundation("srflx", "10.0.0.1", "stun.example.org:3478", "udp")
-    assert a == compute_foundation("srflx", "10.0.0.1", "stun.example.org:3478", "UDP")
-    assert a != compute_foundation("srflx", "10.0.0.2", "stun.example.org:3478", "udp")
-    assert a != compute_foundation("host", "10.0.0.1", None, "udp")
+    a = compute_foundation("srflx", "198.51.100.1", "stun.example.org:3478", "udp")
+    assert a == compute_foundation("srflx", "198.51.100.1", "stun.example.org:3478", "UDP")
+    assert a != compute_foundation("srflx", "198.51.100.2", "stun.example.org:3478", "udp")
+    assert a != compute_foundation("host", "198.51.100.1", None, "udp")
     assert Candidate.from_sdp(f"candidate:{a} 1 udp 1 1.2.3.4 5 typ host").foundation == a
 
 

@@ -80,14 +80,14 @@ def test_is_mdns_name() -> None:
 
 
 def test_response_round_trip_with_compressed_owner_names() -> None:
-    data = build_response(NAME, ["192.168.1.20", "fe80::1", "192.168.1.20"], ttl=120)
+    data = build_response(NAME, ["198.51.100.20", "fe80::1", "198.51.100.20"], ttl=120)
     message = parse_message(data)
     assert message.is_response and message.opcode == 0 and message.rcode == 0
     assert [r.name for r in message.answers] == [NAME] * 3
     assert all(r.cache_flush and r.class_ == 1 and r.ttl == 120 for r in message.answers)
-    assert [r.address for r in message.answers] == ["192.168.1.20", "fe80::1", "192.168.1.20"]
+    assert [r.address for r in message.answers] == ["198.51.100.20", "fe80::1", "198.51.100.20"]
     assert data.count(encode_name(NAME)) == 1  # later records point at the first name
-    assert collect_addresses(data, [NAME.upper()]) == {NAME.upper(): ["192.168.1.20", "fe80::1"]}
+    assert collect_addresses(data, [NAME.upper()]) == {NAME.upper(): ["198.51.100.20", "fe80::1"]}
 
 
 def test_captured_style_response_with_additional_records() -> None:
@@ -98,7 +98,7 @@ def test_captured_style_response_with_additional_records() -> None:
     data = (
         header(0x8400, an=1, ar=2)
         + name
-        + bytes.fromhex("0001 8001 00000078 0004 c0a8010a")  # A 192.168.1.10, TTL 120
+        + bytes.fromhex("0001 8001 00000078 0004 c633640a")  # A 198.51.100.10, TTL 120
         + bytes.fromhex("c00c 001c 8001 00000078 0010")
         + bytes.fromhex("fe800000000000001c2b3c4d5e6f7a8b")  # AAAA fe80::1c2b:3c4d:5e6f:7a8b
         + bytes.fromhex("c00c 002f 8001 00000078 0008 c00c 0004 40000008")  # NSEC
@@ -106,7 +106,7 @@ def test_captured_style_response_with_additional_records() -> None:
     message = parse_message(data)
     assert [r.type for r in message.answers + message.additionals] == [1, 28, 47]
     assert message.additionals[1].address is None
-    assert collect_addresses(data, [NAME]) == {NAME: ["192.168.1.10", "fe80::1c2b:3c4d:5e6f:7a8b"]}
+    assert collect_addresses(data, [NAME]) == {NAME: ["198.51.100.10", "fe80::1c2b:3c4d:5e6f:7a8b"]}
     assert collect_addresses(data, ["other.local"]) == {}
 
 
@@ -116,22 +116,22 @@ def test_legacy_unicast_style_response_echoing_the_question() -> None:
         header(0x8400, qd=1, an=1, ident=0x1234)
         + encode_name(NAME)
         + bytes.fromhex("0001 0001")
-        + bytes.fromhex("c00c 0001 0001 0000000a 0004 0a000005")
+        + bytes.fromhex("c00c 0001 0001 0000000a 0004 c6336405")
     )
     message = parse_message(data)
     assert message.id == 0x1234 and message.questions[0].name == NAME
-    assert collect_addresses(data, [NAME]) == {NAME: ["10.0.0.5"]}
+    assert collect_addresses(data, [NAME]) == {NAME: ["198.51.100.5"]}
 
 
 def test_what_collect_addresses_ignores() -> None:
-    good = build_response(NAME, ["10.0.0.7"])
-    assert collect_addresses(good, [NAME]) == {NAME: ["10.0.0.7"]}
+    good = build_response(NAME, ["198.51.100.7"])
+    assert collect_addresses(good, [NAME]) == {NAME: ["198.51.100.7"]}
     flags_offset = 2
     for flags in (0x0000, 0x8403, 0x8C00):  # a query, RCODE 3, OPCODE 1
         data = bytearray(good)
         struct.pack_into("!H", data, flags_offset, flags)
         assert collect_addresses(bytes(data), [NAME]) == {}
-    assert collect_addresses(build_response(NAME, ["10.0.0.7"], ttl=0), [NAME]) == {}
+    assert collect_addresses(build_response(NAME, ["198.51.100.7"], ttl=0), [NAME]) == {}
     # An A record with a 5-byte RDATA and a CHAOS-class A record give nothing.
     bad_rdata = header(0x8400, an=1) + encode_name(NAME) + bytes.fromhex("0001 0001 00000078 0005")
     assert collect_addresses(bad_rdata + b"\x01\x02\x03\x04\x05", [NAME]) == {}
@@ -192,7 +192,7 @@ def test_fuzz_random_bytes_raise_only_parse_error(data: bytes) -> None:
         collect_addresses(data, [NAME])
 
 
-_VALID = build_response(NAME, ["10.1.2.3", "fd00::5"], questions=[Question(NAME, 1, 1, True)])
+_VALID = build_response(NAME, ["198.51.100.3", "fd00::5"], questions=[Question(NAME, 1, 1, True)])
 
 
 @settings(max_examples=400, deadline=None)
@@ -236,14 +236,14 @@ def test_hostname_table_expands_addresses_and_checks_the_ufrag() -> None:
     table.hold(candidate, "u1")  # duplicates are kept once
     table.hold(host_candidate(NAME, 6001), "old")
     assert table.take() == [NAME]
-    resolved = table.resolved(NAME.upper(), ["10.0.0.1", "bogus", "::1", "10.0.0.1"], "u1")
+    resolved = table.resolved(NAME.upper(), ["198.51.100.1", "bogus", "::1", "198.51.100.1"], "u1")
     assert [(c.address, c.port, c.foundation, c.priority, c.type) for c in resolved] == [
-        ("10.0.0.1", 6000, "7", 2122260223, "host"),
+        ("198.51.100.1", 6000, "7", 2122260223, "host"),
         ("::1", 6000, "7", 2122260223, "host"),
     ]
     # The name resolved before: a later candidate with it resolves at once.
     later = table.hold(host_candidate(NAME, 6002), "u1")
-    assert [(c.address, c.port) for c in later] == [("10.0.0.1", 6002), ("::1", 6002)]
+    assert [(c.address, c.port) for c in later] == [("198.51.100.1", 6002), ("::1", 6002)]
     assert not table.pending
 
 
@@ -349,13 +349,13 @@ class FakeResponder:
 
 
 async def test_resolver_against_a_fake_responder() -> None:
-    responder = FakeResponder({NAME: ["192.168.7.7", "fd00::7"]})
+    responder = FakeResponder({NAME: ["198.51.100.77", "fd00::7"]})
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(responder.run)
             resolver = MdnsResolver([responder.address], interval=0.05)
-            assert await resolver.resolve(NAME) == ["192.168.7.7", "fd00::7"]
-            assert await resolver(NAME.upper()) == ["192.168.7.7", "fd00::7"]
+            assert await resolver.resolve(NAME) == ["198.51.100.77", "fd00::7"]
+            assert await resolver(NAME.upper()) == ["198.51.100.77", "fd00::7"]
             assert len(responder.queries) == 2
             source = responder.queries[0][1]
             assert source[0] == "127.0.0.1" and source[1] != 5353
@@ -363,12 +363,12 @@ async def test_resolver_against_a_fake_responder() -> None:
 
 
 async def test_resolver_retries_then_gives_up() -> None:
-    responder = FakeResponder({NAME: ["10.9.9.9"]}, drop=2)
+    responder = FakeResponder({NAME: ["198.51.100.99"]}, drop=2)
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
             await nursery.start(responder.run)
             resolver = MdnsResolver([responder.address], attempts=3, interval=0.05)
-            assert await resolver.resolve(NAME) == ["10.9.9.9"]  # the third query answered
+            assert await resolver.resolve(NAME) == ["198.51.100.99"]  # the third query answered
             assert len(responder.queries) == 3
             responder.queries.clear()
             assert await resolver.resolve("unknown.local") is None
@@ -393,9 +393,9 @@ async def test_resolver_ignores_answers_from_elsewhere() -> None:
                     while True:
                         data, source = await target.recvfrom(9000)
                         queries.append(data)
-                        await target.sendto(build_response("other.local", ["10.0.0.1"]), source)
+                        await target.sendto(build_response("other.local", ["198.51.100.1"]), source)
                         await target.sendto(b"\x00garbage", source)
-                        await other.sendto(build_response(NAME, ["10.0.0.2"]), source)
+                        await other.sendto(build_response(NAME, ["198.51.100.2"]), source)
 
                 nursery.start_soon(answer_wrongly)
                 resolver = MdnsResolver([target.getsockname()], attempts=2, interval=0.05)

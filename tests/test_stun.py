@@ -106,7 +106,7 @@ def test_rfc5769_long_term_request() -> None:
 
 def test_every_attribute_round_trips() -> None:
     attributes: tuple[tuple[int, stun.AttributeValue], ...] = (
-        (stun.MAPPED_ADDRESS, ("10.0.0.1", 1234)),
+        (stun.MAPPED_ADDRESS, ("198.51.100.1", 1234)),
         (stun.XOR_MAPPED_ADDRESS, ("::1", 5)),
         (stun.XOR_PEER_ADDRESS, ("192.0.2.9", 65535)),
         (stun.XOR_RELAYED_ADDRESS, ("2001:db8::7", 0)),

@@ -13,8 +13,8 @@ from trio_webrtc.config import Configuration
 from trio_webrtc.ice.gather import SrflxGatherer
 from trio_webrtc.turn import StreamFramer, TurnClient, TurnState, channel_data
 
-SERVER = ("192.0.2.1", 3478)
-RELAYED = ("192.0.2.1", 50000)
+SERVER = ("203.0.113.1", 3478)
+RELAYED = ("203.0.113.1", 50000)
 MAPPED = ("198.51.100.7", 40000)
 PEER = ("203.0.113.5", 6000)
 KEY = stun.long_term_key("user", "realm", "pass")
@@ -95,14 +95,14 @@ def test_allocate_with_long_term_credentials_and_stale_nonce(
 
 
 def test_wrong_credentials_log_and_fail(caplog: pytest.LogCaptureFixture) -> None:
-    client = TurnClient(SERVER, "user", "wrong", label="turn:192.0.2.1:3478")
+    client = TurnClient(SERVER, "user", "wrong", label="turn:203.0.113.1:3478")
     client.start(0.0)
     (first,) = client.datagrams_to_send()
     client.receive(_error(first, 401), 0.0)
     (second,) = client.datagrams_to_send()
     client.receive(_error(second, 401), 0.0)
     assert client.state is TurnState.FAILED
-    assert "TURN authentication failed at turn:192.0.2.1:3478" in caplog.text
+    assert "TURN authentication failed at turn:203.0.113.1:3478" in caplog.text
     assert client.get_timer() is None
 
 
@@ -183,16 +183,16 @@ def test_stream_framing_pads_channel_data_and_splits_messages() -> None:
 
 def test_srflx_gatherer_retransmits_within_deadline_and_dedups() -> None:
     gatherer = SrflxGatherer(deadline=5.0)
-    gatherer.query(("10.0.0.1", 1000), SERVER, 0.0)
-    gatherer.query(("10.0.0.1", 1000), ("192.0.2.2", 3478), 0.0)
+    gatherer.query(("198.51.100.1", 1000), SERVER, 0.0)
+    gatherer.query(("198.51.100.1", 1000), ("203.0.113.2", 3478), 0.0)
     gatherer.query(("::1", 1000), SERVER, 0.0)  # other family: not asked
     first = gatherer.datagrams_to_send()
     assert len(first) == 2
     # The second server answers at once, the first never does.
     request = first[1][0]
     answer = _reply(request, stun.MessageClass.SUCCESS, ((stun.XOR_MAPPED_ADDRESS, MAPPED),))
-    assert gatherer.receive_datagram(answer, ("10.0.0.1", 1000), ("192.0.2.2", 3478), 0.1)
-    assert not gatherer.receive_datagram(answer, ("10.0.0.1", 1000), ("192.0.2.2", 3478), 0.1)
+    assert gatherer.receive_datagram(answer, ("198.51.100.1", 1000), ("203.0.113.2", 3478), 0.1)
+    assert not gatherer.receive_datagram(answer, ("198.51.100.1", 1000), ("203.0.113.2", 3478), 0.1)
     result = gatherer.next_result()
     assert result is not None and result.mapped == MAPPED and not result.redundant
     times = [0.0]
