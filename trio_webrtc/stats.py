@@ -99,9 +99,7 @@ class PeerConnectionStats:
 
 def _sctp_srtt(core: PeerConnectionCore) -> float | None:
     """SCTP's smoothed RTT, if the association exists and has measured one."""
-    outbound = getattr(core.sctp, "_outbound", None)
-    srtt = getattr(outbound, "srtt", None)
-    return float(srtt) if isinstance(srtt, (int, float)) else None
+    return None if core.sctp is None else core.sctp.smoothed_rtt
 
 
 def _selected_pair(core: PeerConnectionCore) -> CandidatePairStats | None:

@@ -384,7 +384,7 @@ class PeerConnectionCore(SignalingMixin):
             send = dtls.send
             for packet in sctp.datagrams_to_send(now, hold=hold):
                 send(packet)
-            if sctp._events:
+            if sctp.has_events:
                 self._process_sctp_events(now)
         records = dtls.datagrams_to_send(now)
         if records:

@@ -295,6 +295,16 @@ class SctpAssociation:
         )
 
     @property
+    def has_events(self) -> bool:
+        """Events wait for :meth:`next_event` (a cheap test for the hot path)."""
+        return bool(self._events)
+
+    @property
+    def smoothed_rtt(self) -> float | None:
+        """SRTT in seconds (RFC 9260 §6.3.1), None until a round trip was measured."""
+        return self._outbound.srtt
+
+    @property
     def has_outstanding_data(self) -> bool:
         """DATA was sent and is not yet acknowledged (drivers bundle sends meanwhile)."""
         return self._outbound.has_outstanding
