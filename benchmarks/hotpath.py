@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from trio_side import channel_pair, stream
 
-from trio_webrtc import _driver
+from trio_webrtc._trio import driver as _driver
 from trio_webrtc.sctp import association
 
 COUNTS: Counter[str] = Counter()

@@ -14,10 +14,10 @@ import random
 import struct
 from pathlib import Path
 
-from trio_webrtc import stun
-from trio_webrtc.certificate import Certificate
-from trio_webrtc.dcep import ChannelType, DataChannelAck, DataChannelOpen
-from trio_webrtc.dtls import DtlsTransport
+from trio_webrtc.datachannel.dcep import ChannelType, DataChannelAck, DataChannelOpen
+from trio_webrtc.dtls.certificate import Certificate
+from trio_webrtc.dtls.transport import DtlsTransport
+from trio_webrtc.ice import stun
 from trio_webrtc.sctp import SctpAssociation
 from trio_webrtc.testing import VirtualLink
 

@@ -22,8 +22,8 @@ for extra in (_ROOT, _ROOT / "tests" / "robustness", Path(__file__).resolve().pa
 
 import seeds  # noqa: E402
 
-from trio_webrtc import dcep, stun  # noqa: E402
-from trio_webrtc.dtls import DtlsParseError, parse_record_headers  # noqa: E402
+from trio_webrtc import datachannel as dcep  # noqa: E402
+from trio_webrtc.dtls.transport import DtlsParseError, parse_record_headers  # noqa: E402
 from trio_webrtc.errors import (  # noqa: E402
     DcepParseError,
     ParseError,
@@ -31,10 +31,10 @@ from trio_webrtc.errors import (  # noqa: E402
     SdpParseError,
     StunParseError,
 )
-from trio_webrtc.ice import Candidate  # noqa: E402
+from trio_webrtc.ice import Candidate, stun  # noqa: E402
 from trio_webrtc.sctp import SctpAssociation  # noqa: E402
 from trio_webrtc.sctp.chunks import COMMON_HEADER, encode_packet, parse_packet  # noqa: E402
-from trio_webrtc.sdp import DataChannelDescription, SessionDescription  # noqa: E402
+from trio_webrtc.sdp.description import DataChannelDescription, SessionDescription  # noqa: E402
 from trio_webrtc.testing import VirtualLink  # noqa: E402
 
 Target = Callable[[bytes], None]

@@ -143,8 +143,8 @@ async def test_godot_face_logs_message_size_and_bad_calls(
 def test_turn_401_then_438_then_wrong_credentials_is_explained(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from trio_webrtc import stun
-    from trio_webrtc.turn import TurnClient, TurnState
+    from trio_webrtc.ice import stun
+    from trio_webrtc.ice.turn import TurnClient, TurnState
 
     caplog.set_level(logging.DEBUG, logger="trio_webrtc")
     client = TurnClient(

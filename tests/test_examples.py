@@ -249,7 +249,7 @@ def test_cli_help(argv: list[str], needle: str, capsys: pytest.CaptureFixture[st
 
 
 def test_cli_offer_prints_a_parseable_offer(capsys: pytest.CaptureFixture[str]) -> None:
-    from trio_webrtc.sdp import DataChannelDescription, SessionDescription
+    from trio_webrtc.sdp.description import DataChannelDescription, SessionDescription
 
     assert cli(["offer"]) == 0
     text = capsys.readouterr().out

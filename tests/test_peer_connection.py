@@ -15,7 +15,7 @@ from trio_webrtc import (
     PeerConnection,
     connect_pair,
 )
-from trio_webrtc.dcep import ChannelState
+from trio_webrtc.datachannel import ChannelState
 
 LOOPBACK = {"bindAddress": "127.0.0.1"}
 

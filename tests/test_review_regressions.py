@@ -11,9 +11,9 @@ import trio
 import trio.testing
 from test_godot_face import DC, established, pair
 
-import trio_webrtc._turn_streams as turn_streams
 from trio_webrtc import ConnectionState, PeerConnection, connect_pair
-from trio_webrtc.gathering import StreamTarget
+from trio_webrtc._trio import turn_streams
+from trio_webrtc.ice.gathering import StreamTarget
 from trio_webrtc.testing import LinkConditions, MemoryNetwork
 
 
@@ -187,7 +187,7 @@ async def test_sockets_are_closed_when_the_driver_cannot_be_built(
 async def test_godot_driver_crash_is_reported_as_failed_not_lost(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from trio_webrtc._driver import CoreDriver
+    from trio_webrtc._trio.driver import CoreDriver
     from trio_webrtc.godot import Error, WebRTCDataChannel, WebRTCPeerConnection
 
     async def crashing_run(self: CoreDriver, **kwargs: Any) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .channels import ChannelState
     from .config import Configuration, IceServer
     from .core import ConnectionState, GatheringState
+    from .datachannel.channels import ChannelState
     from .errors import (
         ConnectionFailedError,
         InvalidStateError,
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 # Imported on first use, so that ``import trio_webrtc.sdp`` (say) loads only that layer.
 _LAZY = {
-    "ChannelState": "channels",
+    "ChannelState": "datachannel.channels",
     "Configuration": "config",
     "IceServer": "config",
     "ConnectionState": "core",

@@ -26,7 +26,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_sdp(args: argparse.Namespace) -> int:
     from .errors import SdpParseError
-    from .sdp import DataChannelDescription, SessionDescription
+    from .sdp.description import DataChannelDescription, SessionDescription
 
     if args.file == "-":
         text = sys.stdin.read()
@@ -60,7 +60,7 @@ def _cmd_sdp(args: argparse.Namespace) -> int:
 
 
 def _cmd_candidates(args: argparse.Namespace) -> int:
-    from ._netif import local_addresses
+    from ._trio.netif import local_addresses
 
     addresses = [args.bind_address] if args.bind_address else local_addresses()
     for index, address in enumerate(addresses):

@@ -20,9 +20,16 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ._driver import CoreDriver, DatagramSocket, bind_udp_sockets
-from .certificate import Certificate
-from .channels import (
+from ._trio.driver import CoreDriver, DatagramSocket, bind_udp_sockets
+from .config import Configuration
+from .core import (
+    ConnectionState,
+    ConnectionStateChanged,
+    GatheringState,
+    LocalCandidate,
+    PeerConnectionCore,
+)
+from .datachannel.channels import (
     ChannelBufferedAmountLow,
     ChannelClosed,
     ChannelClosing,
@@ -33,18 +40,11 @@ from .channels import (
     DataChannelInfo,
     IncomingChannel,
 )
-from .config import Configuration
-from .core import (
-    ConnectionState,
-    ConnectionStateChanged,
-    GatheringState,
-    LocalCandidate,
-    PeerConnectionCore,
-)
+from .dtls.certificate import Certificate
 from .errors import ConnectionFailedError, InvalidStateError, MessageTooLargeError
 
 if TYPE_CHECKING:
-    from ._mdns_resolver import Resolver
+    from ._trio.mdns_resolver import Resolver
     from .stats import PeerConnectionStats
     from .testing import MemoryNetwork
 
@@ -289,7 +289,7 @@ class PeerConnection:
     Use as ``async with PeerConnection({"bindAddress": "127.0.0.1"}) as pc:``.
     ``configuration`` is a :class:`Configuration` or a Godot/W3C-style dictionary.
     ``mdns_resolver`` resolves the peer's mDNS ``.local`` host candidates: any
-    ``async (name) -> list[str]``; None means an :class:`~trio_webrtc._mdns_resolver.
+    ``async (name) -> list[str]``; None means an :class:`~trio_webrtc._trio.mdns_resolver.
     MdnsResolver` querying the mDNS groups (224.0.0.251 and ff02::fb, port 5353).
     """
 

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from trio_webrtc import dcep
-from trio_webrtc.certificate import Certificate
+from trio_webrtc import datachannel as dcep
 from trio_webrtc.config import Configuration
 from trio_webrtc.core import LocalCandidate, PeerConnectionCore
+from trio_webrtc.dtls.certificate import Certificate
 
 Address = tuple[str, int]
 A_ADDR: Address = ("127.0.0.1", 40001)

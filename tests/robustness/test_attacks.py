@@ -16,10 +16,12 @@ import trio.testing
 from robust_helpers import A_ADDR, B_ADDR, EVIL_ADDR, connected_pair, deep_size
 from sctp_attack import Victim
 
-from trio_webrtc import ConnectionState, PeerConnection, dcep, stun
-from trio_webrtc.certificate import Certificate
+from trio_webrtc import ConnectionState, PeerConnection
+from trio_webrtc import datachannel as dcep
+from trio_webrtc.dtls.certificate import Certificate
 from trio_webrtc.errors import MessageTooLargeError, SdpParseError
 from trio_webrtc.godot import Error, WebRTCDataChannel, WebRTCPeerConnection
+from trio_webrtc.ice import stun
 from trio_webrtc.sctp.chunks import CookieEchoChunk, DataChunk, encode_packet
 from trio_webrtc.sctp.cookie import COOKIE_LIFETIME
 from trio_webrtc.sctp.inbound import CHUNK_CHARGE, TSN_CHARGE

@@ -14,7 +14,7 @@ import trio
 import trio.testing
 
 from trio_webrtc import ConnectionState, PeerConnection, connect_pair
-from trio_webrtc.dcep import ChannelState
+from trio_webrtc.datachannel import ChannelState
 from trio_webrtc.testing import LinkConditions, MemoryNetwork
 
 LOOPBACK = {"bindAddress": "127.0.0.1"}

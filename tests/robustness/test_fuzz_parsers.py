@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from robust_helpers import A_ADDR, B_ADDR, EVIL_ADDR, CorePair, connected_pair
 
-from trio_webrtc import dcep, stun
-from trio_webrtc.dtls import DtlsParseError, parse_record_headers
+from trio_webrtc import datachannel as dcep
+from trio_webrtc.dtls.transport import DtlsParseError, parse_record_headers
 from trio_webrtc.errors import (
     DcepParseError,
     ParseError,
@@ -30,9 +30,9 @@ from trio_webrtc.errors import (
     SdpParseError,
     StunParseError,
 )
-from trio_webrtc.ice import Candidate
+from trio_webrtc.ice import Candidate, stun
 from trio_webrtc.sctp.chunks import COMMON_HEADER, encode_packet, parse_packet
-from trio_webrtc.sdp import DataChannelDescription, SessionDescription
+from trio_webrtc.sdp.description import DataChannelDescription, SessionDescription
 
 FUZZ = settings(
     max_examples=250,

@@ -4,7 +4,7 @@ One object per peer connection. It owns the JSEP signaling state machine (RFC 94
 ICE agent (RFC 8445), the DTLS transport (RFC 6347, roles per RFC 8842), the SCTP
 association (RFC 9260 over DTLS per RFC 8261) and the data-channel manager (RFC 8831,
 RFC 8832), and demultiplexes datagrams by their first byte (RFC 7983 §7). Like every layer
-it does no I/O and reads no clock: the trio driver (``_driver.py``) feeds it datagrams and
+it does no I/O and reads no clock: the trio driver (``_trio/driver.py``) feeds it datagrams and
 ``now`` and sends what ``datagrams_to_send`` returns.
 
 Connection states follow W3C ``RTCPeerConnectionState`` (and so Godot's ``ConnectionState``):
@@ -25,15 +25,14 @@ import random
 import secrets
 from collections import deque
 
-from .. import mdns
-from ..certificate import Certificate
-from ..channels import (
+from ..config import Configuration
+from ..datachannel.channels import (
     ChannelManager,
     ChannelParameters,
     DataChannelInfo,
 )
-from ..config import Configuration
-from ..dtls import (
+from ..dtls.certificate import Certificate
+from ..dtls.transport import (
     ApplicationData,
     DtlsClosed,
     DtlsFailed,
@@ -42,15 +41,15 @@ from ..dtls import (
     HandshakeCompleted,
 )
 from ..errors import InvalidStateError
-from ..gathering import IceGathering, StreamTarget
 from ..ice import (
     Candidate,
     IceAgent,
     IceState,
     IceStateChanged,
     SelectedPairChanged,
+    mdns,
 )
-from ..jsep import SignalingStateMachine, negotiated_dtls_role
+from ..ice.gathering import IceGathering, StreamTarget
 from ..sctp import (
     AssociationClosed,
     AssociationEstablished,
@@ -60,7 +59,8 @@ from ..sctp import (
     SctpAssociation,
     StreamsReset,
 )
-from ..sdp import DataChannelDescription
+from ..sdp.description import DataChannelDescription
+from ..sdp.jsep import SignalingStateMachine, negotiated_dtls_role
 from .events import (
     ConnectionState,
     ConnectionStateChanged,

@@ -2,7 +2,8 @@
 
 Connection and gathering states carry W3C ``RTCPeerConnectionState`` /
 ``RTCIceGatheringState`` meanings with Godot's values; the events are what the faces
-consume (channel events from :mod:`trio_webrtc.channels` are passed through as they are).
+consume (channel events from :mod:`trio_webrtc.datachannel.channels` are passed through
+as they are).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..jsep import SignalingState
+from ..sdp.jsep import SignalingState
 
 __all__ = [
     "ConnectionState",

@@ -1,6 +1,6 @@
 """The signaling half of the peer-connection core: JSEP offer/answer and remote candidates.
 
-Implements RFC 9429 (JSEP) §4.1.8-4.1.10 and §5.2-5.3 on top of :mod:`trio_webrtc.jsep`:
+Implements RFC 9429 (JSEP) §4.1.8-4.1.10 and §5.2-5.3 on top of :mod:`trio_webrtc.sdp.jsep`:
 creating offers and answers, applying local and remote descriptions (with ICE restart
 detection, RFC 8445 §9, and DTLS roles kept across renegotiation, RFC 8842 §5.5), and
 remote candidates, trickled or in the SDP — mDNS ``.local`` names held until resolved
@@ -14,13 +14,15 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
-from ..certificate import Certificate
-from ..channels import ChannelManager
 from ..config import Configuration
-from ..dtls import DtlsTransport
+from ..datachannel.channels import ChannelManager
+from ..dtls.certificate import Certificate
+from ..dtls.transport import DtlsTransport
 from ..errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
 from ..ice import Candidate, IceAgent
-from ..jsep import (
+from ..ice.mdns import HostnameCandidates
+from ..sdp.description import DataChannelDescription, SessionDescription
+from ..sdp.jsep import (
     LocalParameters,
     SdpType,
     SignalingState,
@@ -28,8 +30,6 @@ from ..jsep import (
     create_answer,
     create_offer,
 )
-from ..mdns import HostnameCandidates
-from ..sdp import DataChannelDescription, SessionDescription
 from .events import GatheringState, SignalingStateChanged
 
 __all__ = ["SignalingMixin"]

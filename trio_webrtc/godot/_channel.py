@@ -1,7 +1,7 @@
 """Godot's ``WebRTCDataChannel`` (a ``PacketPeer``) as a thin shim over the core.
 
 No protocol logic here: the channel procedures of RFC 8831 §6.4-6.7 and RFC 8832 §6
-live in :mod:`trio_webrtc.channels`; this module maps Godot's packet API onto them.
+live in :mod:`trio_webrtc.datachannel.channels`; this module maps Godot's packet API onto them.
 Received messages wait in a per-channel queue until ``get_packet()`` reads them; only
 then is the core told (``message_read``), so the queue is bounded by the SCTP receive
 window the peer may fill (RFC 9260 §6.2).
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from .. import channels as _channels
+from ..datachannel import channels as _channels
 from ._errors import Error, error_for
 from ._signals import GodotObject, Signal
 
 if TYPE_CHECKING:
-    from .._driver import CoreDriver
+    from .._trio.driver import CoreDriver
     from ..core import PeerConnectionCore
 
 __all__ = ["WebRTCDataChannel"]

@@ -1,6 +1,6 @@
 """Godot's ``WebRTCPeerConnection`` and ``WebRTCPeerConnectionExtension`` over the core.
 
-A thin shim: offer/answer (RFC 9429 §4.1.8-4.1.10 via :mod:`trio_webrtc.jsep`), trickle
+A thin shim: offer/answer (RFC 9429 §4.1.8-4.1.10 via :mod:`trio_webrtc.sdp.jsep`), trickle
 ICE candidates (RFC 8838 §4, candidate syntax of RFC 8839 §5.1) and data channels
 (RFC 8831) are all done by :class:`~trio_webrtc.core.PeerConnectionCore`; this module
 only translates Godot's synchronous, signal-based API onto it.
@@ -28,10 +28,10 @@ from typing import Any, ClassVar
 
 import trio
 
-from .. import channels as _channels
-from .._driver import CoreDriver, bind_udp_sockets
+from .._trio.driver import CoreDriver, bind_udp_sockets
 from ..config import Configuration
 from ..core import ConnectionState, LocalCandidate, PeerConnectionCore
+from ..datachannel import channels as _channels
 from ._channel import WebRTCDataChannel, _Session
 from ._errors import Error, error_for
 from ._signals import GodotObject, SignalDescriptor

@@ -14,7 +14,8 @@ Local candidates are the driver's sockets: each pair's local side is a *base* (h
 candidates, or relayed ones); a server-reflexive local candidate is pruned to its base
 (§6.1.2.4). Remote hostname (mDNS) candidates are not resolved here: they are ignored
 (the core resolves their names and adds the result); a signalled candidate at a learnt
-peer-reflexive candidate's address replaces it.
+peer-reflexive candidate's address replaces it. Answering checks and processing their
+responses (§7.2.5, §7.3) live in :mod:`.inbound`.
 
 Like libwebrtc and W3C "connected" ("found a usable connection"), the first successful
 check makes the best valid pair the selected one and the agent CONNECTED; until nomination
@@ -31,9 +32,8 @@ import secrets
 import string
 from collections import deque
 
-from .. import stun
-from ..errors import InvalidStateError, StunParseError
-from ..stun import Address
+from ..errors import InvalidStateError
+from . import stun
 from .candidate import (
     Candidate,
     compute_priority,
@@ -48,17 +48,17 @@ from .checklist import (
     PairState,
     StunTransaction,
     TransactionTable,
-    peer_reflexive,
 )
 from .consent import ConsentFreshness
 from .events import IceEvent, IceState, IceStateChanged, SelectedPairChanged
-from .messages import binding_request, binding_response
+from .inbound import MAX_REMOTE_CANDIDATES, InboundChecks
+from .messages import binding_request
+from .stun import Address
 
 __all__ = ["IceAgent", "IceEvent", "IceState", "IceStateChanged", "SelectedPairChanged"]
 
 logger = logging.getLogger("trio_webrtc.ice")
 
-MAX_REMOTE_CANDIDATES = 1000
 MAX_PAIRS = 100
 MAX_LOCAL_CANDIDATES = 32
 MAX_TRANSACTIONS = 256
@@ -73,7 +73,7 @@ CHECKING_TIMEOUT = 30.0
 _ICE_CHARS = string.ascii_letters + string.digits + "+/"
 
 
-class IceAgent:
+class IceAgent(InboundChecks):
     """A full ICE agent for one data stream with one component (RFC 8445).
 
     Feed it local candidates, remote credentials/candidates and received STUN datagrams;
@@ -625,178 +625,3 @@ class IceAgent:
             self._set_state(IceState.NEW)
         elif self._state is IceState.COMPLETED:
             self._set_state(IceState.CONNECTED)
-
-    # ------------------------------------------------------------------ input
-
-    def receive_datagram(
-        self, data: bytes, local_address: Address, remote_address: Address, now: float
-    ) -> None:
-        """Process one received STUN datagram; anything bad is logged and dropped."""
-        if self._state is IceState.CLOSED:
-            return
-        self._now = now
-        try:
-            message = stun.parse_message(data)
-        except StunParseError as exc:
-            self._log(logging.DEBUG, "dropping malformed STUN from %s: %s", remote_address, exc)
-            return
-        if message.method != stun.Method.BINDING:
-            return
-        if message.has(stun.FINGERPRINT) and not stun.verify_fingerprint(data):
-            self._log(logging.DEBUG, "dropping STUN with bad FINGERPRINT from %s", remote_address)
-            return
-        local, remote = normalize_endpoint(local_address), normalize_endpoint(remote_address)
-        if message.message_class is stun.MessageClass.REQUEST:
-            self._handle_request(message, data, local, remote, now)
-        elif message.message_class in (stun.MessageClass.SUCCESS, stun.MessageClass.ERROR):
-            self._handle_response(message, data, local, remote, now)
-
-    def _respond(
-        self,
-        request: stun.Message,
-        local: Address,
-        remote: Address,
-        *,
-        error: int | None = None,
-        key: bytes | None = None,
-    ) -> None:
-        data = binding_response(request.transaction_id, remote, error, key)
-        self._outgoing.append((data, local, remote))
-
-    def _handle_request(
-        self, message: stun.Message, data: bytes, local: Address, remote: Address, now: float
-    ) -> None:
-        username = message.get_str(stun.USERNAME)
-        if username is None or not message.has(stun.MESSAGE_INTEGRITY):
-            self._respond(message, local, remote, error=400)
-            return
-        ours, _, theirs = username.partition(":")
-        current = ours == self._local_ufrag
-        if current:
-            pwd = self._local_pwd
-        elif self._previous_local is not None and ours == self._previous_local[0]:
-            pwd = self._previous_local[1]
-        else:
-            self._log(logging.DEBUG, "unknown USERNAME from %s", remote)
-            self._respond(message, local, remote, error=401)
-            return
-        key = pwd.encode()
-        if not stun.verify_integrity(data, key):
-            self._log(logging.DEBUG, "bad MESSAGE-INTEGRITY from %s", remote)
-            self._respond(message, local, remote, error=401)
-            return
-        if current and self._remote_ufrag is not None and theirs != self._remote_ufrag:
-            if self._consent_creds is None or theirs != self._consent_creds[0]:
-                self._log(logging.DEBUG, "USERNAME %r does not match the remote ufrag", username)
-                self._respond(message, local, remote, error=401)
-                return
-            current = False  # the peer's previous generation: answer only
-        if current:
-            their_controlling = message.get_int(stun.ICE_CONTROLLING)
-            their_controlled = message.get_int(stun.ICE_CONTROLLED)
-            if self._controlling and their_controlling is not None:
-                if self._tie_breaker >= their_controlling:
-                    self._respond(message, local, remote, error=487, key=key)
-                    return
-                self._switch_role(False)
-            elif not self._controlling and their_controlled is not None:
-                if self._tie_breaker >= their_controlled:
-                    self._switch_role(True)
-                else:
-                    self._respond(message, local, remote, error=487, key=key)
-                    return
-        self._respond(message, local, remote, key=key)
-        if current and self._state not in (IceState.FAILED, IceState.CLOSED):
-            self._learn_from_request(message, local, remote, now)
-
-    def _learn_from_request(
-        self, message: stun.Message, local: Address, remote: Address, now: float
-    ) -> None:
-        """§7.3.1.3-§7.3.1.5: peer-reflexive candidate, triggered check, nomination."""
-        base = next((c for c in self._local_candidates if (c.address, c.port) == local), None)
-        if base is None:
-            self._log(logging.DEBUG, "request on unknown local address %s", local)
-            return
-        remote_candidate = next(
-            (c for c in self._remote_candidates if (c.address, c.port) == remote), None
-        )
-        if remote_candidate is None:
-            if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
-                return
-            self._prflx_count += 1
-            priority = message.get_int(stun.PRIORITY) or 0
-            remote_candidate = peer_reflexive(remote, priority, self._prflx_count)
-            self._log(logging.INFO, "learnt peer-reflexive candidate %s", remote)
-            self._remote_candidates.append(remote_candidate)
-        pair = self._checklist.add(base, remote_candidate, self._controlling)
-        if pair is None:
-            return
-        use_candidate = message.has(stun.USE_CANDIDATE) and not self._controlling
-        if pair.state is PairState.SUCCEEDED:
-            if use_candidate:
-                pair.nominated = True
-                self._select(pair, now, nominated=True)
-            return
-        if use_candidate:
-            pair.nominate_on_success = True
-        pair.state = PairState.WAITING
-        self._enqueue_triggered(pair.key)
-
-    def _handle_response(
-        self, message: stun.Message, data: bytes, local: Address, remote: Address, now: float
-    ) -> None:
-        tid = message.transaction_id
-        transaction = self._transactions.get(tid) or self._consent_transactions.get(tid)
-        if transaction is None:
-            return
-        if not stun.verify_integrity(data, transaction.remote_pwd.encode()):
-            self._log(logging.DEBUG, "dropping response with bad integrity from %s", remote)
-            return
-        if (local, remote) != transaction.pair_key:
-            self._log(logging.DEBUG, "dropping response from unexpected address %s", remote)
-            return
-        self._transactions.pop(tid)
-        self._consent_transactions.pop(tid)
-        success = message.message_class is stun.MessageClass.SUCCESS
-        if success and transaction.pair_key == self._selected:
-            self._consent_response(now)
-        if transaction.consent or transaction.generation != self._generation:
-            return
-        pair = self._checklist.get(transaction.pair_key)
-        if pair is None:
-            return
-        if pair.transaction_id == tid:
-            pair.transaction_id = None
-        if not success:
-            error = message.error_code
-            if error is not None and error.code == 487:
-                if transaction.controlling == self._controlling:
-                    self._switch_role(not self._controlling)
-                if pair.state is not PairState.SUCCEEDED:
-                    pair.state = PairState.WAITING
-                self._enqueue_triggered(pair.key)
-            else:
-                pair.state = PairState.FAILED
-                if self._nominating == pair.key:
-                    self._nominating = None
-                self._select_best_valid(now)
-            self._update_state()
-            return
-        pair.last_success_at = now
-        if pair.state is not PairState.SUCCEEDED:
-            pair.state = PairState.SUCCEEDED
-            if self._first_success_at is None:
-                self._first_success_at = now
-            self._checklist.unfreeze(pair.foundation)
-            self._schedule_checks()
-        if transaction.use_candidate and self._controlling:
-            pair.nominated = True
-            self._nominating = None
-            self._select(pair, now, nominated=True)
-        elif not self._controlling and pair.nominate_on_success:
-            pair.nominated = True
-            self._select(pair, now, nominated=True)
-        else:
-            self._select_best_valid(now)
-        self._maybe_nominate(now)
-        self._update_state()

@@ -13,8 +13,8 @@ import enum
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..stun import Address
 from .candidate import Candidate
+from .stun import Address
 
 __all__ = [
     "MAX_TRANSMISSIONS",

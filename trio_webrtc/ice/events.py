@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from ..stun import Address
+from .stun import Address
 
 __all__ = ["IceEvent", "IceState", "IceStateChanged", "SelectedPairChanged"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from .. import stun
-from ..stun import Address
+from . import stun
+from .stun import Address
 
 __all__ = ["binding_request", "binding_response"]
 
