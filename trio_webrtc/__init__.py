@@ -61,7 +61,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # the one place the version is set (pyproject reads it)
 
 __all__ = [
     "ChannelState",
