@@ -53,9 +53,10 @@ _add_pyenv_versions_to_path()
 
 def _can_isolate() -> bool:
     try:
-        return subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+        probe = subprocess.run(["unshare", "--net", "true"], check=False, capture_output=True)
     except OSError:
         return False
+    return probe.returncode == 0
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
