@@ -8,7 +8,8 @@ acknowledgements), §6.3 (T1, T3 timers), §8.1-§8.3 (error counting, HEARTBEAT
 (SCTP over DTLS: one packet per DTLS record, CRC32c, no IP addresses) and the
 association-level parts of RFC 3758 (FORWARD TSN) and RFC 6525 (RE-CONFIG), as profiled by
 RFC 8831 §6. Send and receive paths live in :mod:`.outbound` and :mod:`.inbound`, stream
-resets in :mod:`.reconfig`, cookies in :mod:`.cookie`.
+resets in :mod:`.reconfig`, association setup in :mod:`.handshake`, cookies in
+:mod:`.cookie`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from collections.abc import Sequence
 from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
 from .chunks import (
     CAUSE_PROTOCOL_VIOLATION,
-    CAUSE_STALE_COOKIE,
     CAUSE_UNRECOGNIZED_CHUNK,
     CAUSE_USER_ABORT,
     CHUNK_ABORT,
@@ -37,18 +37,13 @@ from .chunks import (
     COMMON_HEADER,
     DATA_FIELDS,
     FLAG_T,
-    PARAM_FORWARD_TSN_SUPPORTED,
-    PARAM_STATE_COOKIE,
-    PARAM_SUPPORTED_EXTENSIONS,
     AbortChunk,
     CookieAckChunk,
-    CookieEchoChunk,
     ErrorChunk,
     ForwardTsnChunk,
     HeartbeatAckChunk,
     HeartbeatChunk,
     InitAckChunk,
-    InitChunk,
     ReconfigChunk,
     SackChunk,
     ShutdownAckChunk,
@@ -59,13 +54,13 @@ from .chunks import (
     parse_chunk,
     verify_checksum,
 )
-from .cookie import COOKIE_LIFETIME, CookieJar, CookieState
+from .cookie import CookieJar
 from .events import (
     AssociationClosed,
-    AssociationEstablished,
     AssociationState,
     SctpEvent,
 )
+from .handshake import HEARTBEAT_INTERVAL, STREAMS, Handshake
 from .inbound import Inbound
 from .outbound import RTO_INITIAL, RTO_MAX, Outbound
 from .reconfig import StreamReconfig
@@ -76,13 +71,9 @@ _CAUSE_USER_INITIATED_ABORT = 12  # RFC 9260 §3.3.10.12
 
 logger = logging.getLogger("trio_webrtc.sctp")
 
-MAX_INIT_RETRANSMITS = 8
 MAX_ASSOCIATION_RETRANSMITS = 10
-HEARTBEAT_INTERVAL = 30.0
 DELAYED_ACK = 0.2
 MAX_CONTROL_QUEUE = 32
-STREAMS = 65535
-_EXTENSIONS = bytes([CHUNK_FORWARD_TSN, CHUNK_RECONFIG])
 _HEARTBEAT_INFO = struct.Struct("!dQ")
 # Chunk types this stack implements; any other is handled by its two upper bits (§3.2).
 _KNOWN_CHUNKS = frozenset({*range(12), CHUNK_SHUTDOWN_COMPLETE, CHUNK_RECONFIG, CHUNK_FORWARD_TSN})
@@ -140,7 +131,7 @@ class _Packets:
             parts.append(pad)
 
 
-class SctpAssociation:
+class SctpAssociation(Handshake):
     """One SCTP association over DTLS; see the module docstring for the RFCs.
 
     ``is_client`` is the DTLS role, kept for logging: either or both ends may ``start()``.
@@ -364,21 +355,6 @@ class SctpAssociation:
         if len(self._control) < MAX_CONTROL_QUEUE:
             self._control.append((chunk, vtag, alone))
 
-    def _queue_init(self) -> None:
-        init = InitChunk(
-            self._local_tag, self._window, STREAMS, STREAMS, self._local_tsn, self._init_params()
-        )
-        self._queue(init.encode(), vtag=0, alone=True)
-
-    def _init_params(self, cookie: bytes | None = None) -> tuple[tuple[int, bytes], ...]:
-        params: tuple[tuple[int, bytes], ...] = (
-            (PARAM_FORWARD_TSN_SUPPORTED, b""),
-            (PARAM_SUPPORTED_EXTENSIONS, _EXTENSIONS),
-        )
-        if cookie is not None:
-            params = ((PARAM_STATE_COOKIE, cookie), *params)
-        return params
-
     def _close(self, reason: str, *, error: bool, expected: bool = False) -> None:
         """Close with an ``AssociationClosed`` event; ``expected`` errors (an ABORT our
         user asked for, or the peer's user-initiated ABORT) are logged at INFO."""
@@ -406,35 +382,6 @@ class SctpAssociation:
             )
             self._close(f"too many retransmissions ({what})", error=True)
 
-    def _established(self, now: float) -> None:
-        self.state = S.ESTABLISHED
-        self._t1 = None
-        self._cookie_echo = None
-        self._heartbeat = now + HEARTBEAT_INTERVAL + self._outbound.rto
-        self._events.append(AssociationEstablished())
-        logger.info("%sassociation established", self._prefix)
-
-    def _setup_peer(self, peer_tag: int, peer_tsn: int, a_rwnd: int) -> None:
-        if self._inbound is not None and self._peer_tag == peer_tag:
-            return
-        self._peer_tag = peer_tag
-        self._peer_tsn = peer_tsn
-        self._inbound = Inbound(
-            initial_tsn=peer_tsn,
-            receive_window=self._window,
-            max_message_size=self._max_message,
-            events=self._events,
-            log_prefix=self._prefix,
-        )
-        self._reconfig = StreamReconfig(
-            local_tsn=self._local_tsn,
-            peer_tsn=peer_tsn,
-            events=self._events,
-            log_prefix=self._prefix,
-        )
-        self._outbound.peer_rwnd = a_rwnd
-        self._outbound.ssthresh = max(a_rwnd, 4 * self._mtu)
-
     def _check_shutdown(self, now: float) -> None:
         if not self._outbound.idle:
             return
@@ -457,16 +404,9 @@ class SctpAssociation:
         if self.state is S.CLOSED:
             return
         if self._t1 is not None and now >= self._t1:
-            self._t1_count += 1
-            if self._t1_count > MAX_INIT_RETRANSMITS:
-                self._close("association setup timed out", error=True)
+            self._on_t1(now)
+            if self._is_closed():
                 return
-            self._t1_rto = min(RTO_MAX, self._t1_rto * 2)
-            self._t1 = now + self._t1_rto
-            if self.state is S.COOKIE_WAIT:
-                self._queue_init()
-            elif self._cookie_echo is not None:
-                self._queue(CookieEchoChunk(self._cookie_echo).encode())
         out = self._outbound
         if out.t3 is not None and now >= out.t3:
             out.on_t3(now)
@@ -658,88 +598,11 @@ class SctpAssociation:
             self._errors = 0
             self._check_shutdown(now)
 
-    def _on_init(self, data: bytes, vtag: int, now: float) -> None:
-        if vtag != 0:
-            self._drop("INIT with a non-zero verification tag")
-            return
-        chunks = list(iter_chunks(data))
-        if len(chunks) != 1:
-            self._drop("INIT bundled with other chunks")
-            return
-        _, flags, start, end = chunks[0]
-        init = parse_chunk(CHUNK_INIT, flags, data[start:end])
-        assert isinstance(init, InitChunk)
-        if init.initiate_tag == 0 or init.outbound_streams == 0 or init.inbound_streams == 0:
-            self._drop("invalid INIT")
-            return
-        if self.state in (S.SHUTDOWN_ACK_SENT,):
-            return
-        # Stateless INIT ACK (§5.1 B): everything needed later goes into the signed cookie.
-        # During an INIT collision (§5.2.1) our tag and TSN are those of our own INIT.
-        cookie = self._cookies.make(
-            CookieState(
-                timestamp=now,
-                local_tag=self._local_tag,
-                peer_tag=init.initiate_tag,
-                local_tsn=self._local_tsn,
-                peer_tsn=init.initial_tsn,
-                peer_rwnd=init.a_rwnd,
-            )
-        )
-        ack = InitAckChunk(
-            self._local_tag,
-            self._window,
-            STREAMS,
-            STREAMS,
-            self._local_tsn,
-            self._init_params(cookie),
-        )
-        self._queue(ack.encode(), vtag=init.initiate_tag, alone=True)
-
-    def _on_cookie_echo(self, data: bytes, vtag: int, now: float) -> bool:
-        """Validate COOKIE ECHO (§5.1.5, §5.2.4); True to go on with bundled chunks."""
-        _, _, start, end = next(iter_chunks(data))
-        state = self._cookies.open(data[start:end])
-        if state is None:
-            self._drop("forged or corrupt State Cookie")
-            return False
-        if state.local_tag != vtag:
-            self._drop("COOKIE ECHO verification tag does not match its cookie")
-            return False
-        if now - state.timestamp > COOKIE_LIFETIME or now < state.timestamp - 1.0:
-            staleness = max(0, int((now - state.timestamp - COOKIE_LIFETIME) * 1e6))
-            cause = ((CAUSE_STALE_COOKIE, staleness.to_bytes(4, "big")),)
-            self._queue(ErrorChunk(cause).encode(), vtag=state.peer_tag)
-            self._drop("stale State Cookie")
-            return False
-        if self.state in (S.CLOSED, S.COOKIE_WAIT, S.COOKIE_ECHOED):
-            if self.state is S.CLOSED and self._closed_event:
-                return False
-            self._setup_peer(state.peer_tag, state.peer_tsn, state.peer_rwnd)
-            self._queue(CookieAckChunk().encode())
-            self._established(now)
-            return True
-        if state.peer_tag == self._peer_tag:  # §5.2.4 case D: our COOKIE ACK was lost
-            self._queue(CookieAckChunk().encode())
-            return True
-        self._drop("COOKIE ECHO from a restarted peer (restart is not supported)")
-        return False
-
     def _on_control(self, chunk: object, now: float) -> None:
         state = self.state
         inbound = self._inbound
         if isinstance(chunk, InitAckChunk):
-            if state is not S.COOKIE_WAIT:
-                return
-            cookie = chunk.param(PARAM_STATE_COOKIE)
-            if cookie is None or chunk.initiate_tag == 0:
-                self._drop("INIT ACK without a State Cookie")
-                return
-            self._setup_peer(chunk.initiate_tag, chunk.initial_tsn, chunk.a_rwnd)
-            self._cookie_echo = cookie
-            self._queue(CookieEchoChunk(cookie).encode())
-            self.state = S.COOKIE_ECHOED
-            self._t1 = now + self._t1_rto
+            self._on_init_ack(chunk, now)
         elif isinstance(chunk, CookieAckChunk):
             if state is S.COOKIE_ECHOED:
                 self._established(now)
