@@ -17,7 +17,6 @@ the browser tests skip.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,7 +30,7 @@ OLDEST_TRIO = "0.25.0"
 
 
 def _add_pyenv_versions_to_path() -> None:
-    """Put the newest installed pyenv build of each matrix Python on PATH for nox."""
+    """Put the newest installed pyenv build of each matrix Python first on PATH for nox."""
     root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
     versions = Path(root) / "versions"
     if not versions.is_dir():
@@ -42,7 +41,9 @@ def _add_pyenv_versions_to_path() -> None:
             (p for p in versions.glob(f"{minor}.*") if (p / "bin" / f"python{minor}").exists()),
             key=lambda p: tuple(int(x) for x in p.name.split(".") if x.isdigit()),
         )
-        if builds and shutil.which(f"python{minor}") is None:
+        # pyenv's shims answer for every version but run only the selected ones: put
+        # the real interpreter first whenever one is installed.
+        if builds:
             extra.append(str(builds[-1] / "bin"))
     if extra:
         os.environ["PATH"] = os.pathsep.join([*extra, os.environ.get("PATH", "")])
