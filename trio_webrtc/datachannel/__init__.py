@@ -6,7 +6,10 @@ Layer map (each module's docstring names its sections):
   the payload protocol identifiers (RFC 8831 §8). It imports nothing from this package.
 * :mod:`.channels` — the channel lifecycle (RFC 8831 §6, RFC 8832 §6): opening in-band
   and negotiated, stream ids by DTLS role, reliability, close by stream reset (RFC 8831
-  §6.7, RFC 6525), max-message-size (RFC 8841 §6).
+  §6.7, RFC 6525), max-message-size (RFC 8841 §6), channel limits.
+* :mod:`.incoming` — receiving DCEP (RFC 8832 §6: ACK, or refusal by stream reset) and
+  early data for channels not yet created.
+* :mod:`.records` — channel parameters, states and events (RFC 8831 §6.4).
 
 Sans-I/O: calls, SCTP events and ``now`` in; SCTP sends and channel events out.
 """
@@ -14,6 +17,7 @@ Sans-I/O: calls, SCTP events and ``now`` in; SCTP sends and channel events out.
 from __future__ import annotations
 
 from .channels import (
+    DEFAULT_MAX_CHANNELS,
     DEFAULT_MAX_MESSAGE_SIZE,
     ChannelBufferedAmountLow,
     ChannelClosed,
@@ -41,6 +45,7 @@ from .dcep import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_CHANNELS",
     "DEFAULT_MAX_MESSAGE_SIZE",
     "MAX_DCEP_MESSAGE_SIZE",
     "ChannelBufferedAmountLow",

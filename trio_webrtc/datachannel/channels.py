@@ -3,8 +3,16 @@
 Implements RFC 8831 §6.4 (channel parameters and reliability), §6.5 (opening in-band and
 negotiated channels), §6.6 (user data: string/binary PPIDs, empty messages padded to one
 byte), §6.7 (closing by resetting both directions of the stream); RFC 8832 §6 (DCEP
-procedures: stream-id parity by DTLS role, OPEN/ACK handshake, refusing a channel by
-resetting its stream); and the max-message-size rule of RFC 8841 §6.
+procedures: stream-id parity by DTLS role, OPEN/ACK handshake; the receiving side, with
+refusal by stream reset and early data, is in :mod:`.incoming`); and the max-message-size
+rule of RFC 8841 §6: ours is enforced on receipt (a larger message is counted in
+``messages_discarded``, logged at WARNING and, on a reliable channel, closes the channel:
+a gap in a reliable stream would be silent corruption).
+
+Channel limits: at most ``max_channels`` channels that are not CLOSED (default 65,534, as
+browsers allow), stream ids below the peer's inbound stream count (RFC 9260 §5.1.1). Per
+channel the manager keeps one record and dictionary entries, nothing preallocated per
+stream; CLOSED records are kept for statistics up to :data:`MAX_CLOSED_RECORDS`.
 
 The manager never touches the network: it calls the :class:`SctpTransport` methods and
 is fed by the core, which translates SCTP events into the ``on_*`` methods. Outputs are
@@ -19,30 +27,37 @@ association is established.
 
 from __future__ import annotations
 
-import enum
 import logging
 import types
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import (
-    DcepParseError,
     InvalidStateError,
     LocalProtocolError,
     MessageTooLargeError,
 )
-from .dcep import (
-    ChannelType,
-    DataChannelAck,
-    DataChannelOpen,
-    Ppid,
-    parse_dcep,
+from .dcep import Ppid
+from .incoming import DEFAULT_MAX_EARLY_DATA, IncomingOpens
+from .records import (
+    MAX_STREAM_ID,
+    ChannelBufferedAmountLow,
+    ChannelClosed,
+    ChannelClosing,
+    ChannelEvent,
+    ChannelMessage,
+    ChannelOpened,
+    ChannelParameters,
+    ChannelState,
+    IncomingChannel,
+    InvalidParametersError,
 )
 
 __all__ = [
+    "DEFAULT_MAX_CHANNELS",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "MAX_CLOSED_RECORDS",
     "ChannelBufferedAmountLow",
     "ChannelClosed",
     "ChannelClosing",
@@ -63,13 +78,10 @@ logger = logging.getLogger("trio_webrtc.dcep")
 #: The peer's max-message-size when its SDP has no a=max-message-size (RFC 8841 §6).
 DEFAULT_MAX_MESSAGE_SIZE = 65536
 
-_MAX_STREAM_ID = 65534  # 65535 is reserved (RFC 8831 §6.5)
-_U16_MAX = 0xFFFF
-_U32_MAX = 0xFFFFFFFF
-# Lifecycle events a peer can provoke between two drains are bounded by refusing new
-# incoming channels while this many events are pending (the core drains after each input).
-_MAX_PENDING_EVENTS = 65536
-_ACK = DataChannelAck().encode()
+#: Default limit on channels that are not CLOSED: what Chromium and Firefox allow.
+DEFAULT_MAX_CHANNELS = 65534
+#: CLOSED channel records kept (for statistics), oldest forgotten first.
+MAX_CLOSED_RECORDS = 1024
 # Plain ints on the data path: comparing and hashing IntEnum members is several times slower.
 _PPID_DCEP = int(Ppid.DCEP)
 _PPID_STRING = int(Ppid.STRING)
@@ -105,94 +117,7 @@ class SctpTransport(Protocol):
     def reset_streams(self, stream_ids: Sequence[int], now: float) -> None: ...
 
 
-class InvalidParametersError(LocalProtocolError, ValueError):
-    """Channel parameters the protocol cannot express (RFC 8831 §6.4, RFC 8832 §5.1)."""
-
-
-class ChannelState(enum.IntEnum):
-    """Channel ready state; values match Godot's ``WebRTCDataChannel.ChannelState``."""
-
-    CONNECTING = 0
-    OPEN = 1
-    CLOSING = 2
-    CLOSED = 3
-
-
 _OPEN = ChannelState.OPEN
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelParameters:
-    """What the application asks for when creating a channel (RTCDataChannelInit).
-
-    ``max_packet_lifetime`` is in milliseconds. ``id`` is honoured only for negotiated
-    channels (as in the W3C spec); in-band channels get an id by DTLS role. Raises
-    :class:`InvalidParametersError` for contradictory or out-of-range values.
-    """
-
-    label: str = ""
-    protocol: str = ""
-    ordered: bool = True
-    max_retransmits: int | None = None
-    max_packet_lifetime: int | None = None
-    negotiated: bool = False
-    id: int | None = None
-    priority: int = 256
-
-    def __post_init__(self) -> None:
-        if self.max_retransmits is not None and self.max_packet_lifetime is not None:
-            raise InvalidParametersError(
-                "max_retransmits and max_packet_lifetime are mutually exclusive"
-            )
-        for name, value in (
-            ("max_retransmits", self.max_retransmits),
-            ("max_packet_lifetime", self.max_packet_lifetime),
-        ):
-            if value is not None and not 0 <= value <= _U32_MAX:
-                raise InvalidParametersError(f"{name}={value} outside 0..2**32-1")
-        if self.negotiated and self.id is None:
-            raise InvalidParametersError("a negotiated channel needs an id")
-        if self.id is not None and not 0 <= self.id <= _MAX_STREAM_ID:
-            raise InvalidParametersError(f"id {self.id} outside 0..{_MAX_STREAM_ID}")
-        if not 0 <= self.priority <= _U16_MAX:
-            raise InvalidParametersError(f"priority {self.priority} outside 0..65535")
-        for name, text in (("label", self.label), ("protocol", self.protocol)):
-            try:
-                size = len(text.encode("utf-8"))
-            except UnicodeEncodeError:
-                raise InvalidParametersError(f"{name} is not encodable as UTF-8") from None
-            if size > _U16_MAX:
-                raise InvalidParametersError(f"{name} is {size} UTF-8 bytes; the limit is 65535")
-
-    def to_open_message(self) -> DataChannelOpen:
-        """The DATA_CHANNEL_OPEN announcing a channel with these parameters."""
-        if self.max_retransmits is not None:
-            reliability, parameter = 1, self.max_retransmits
-        elif self.max_packet_lifetime is not None:
-            reliability, parameter = 2, self.max_packet_lifetime
-        else:
-            reliability, parameter = 0, 0
-        return DataChannelOpen(
-            ChannelType.build(ordered=self.ordered, reliability=reliability),
-            self.priority,
-            parameter,
-            self.label,
-            self.protocol,
-        )
-
-    @classmethod
-    def from_open_message(cls, message: DataChannelOpen, stream_id: int) -> ChannelParameters:
-        """The parameters of a channel the peer announced on ``stream_id``."""
-        return cls(
-            label=message.label,
-            protocol=message.protocol,
-            ordered=message.ordered,
-            max_retransmits=message.max_retransmits,
-            max_packet_lifetime=message.max_packet_lifetime,
-            negotiated=False,
-            id=stream_id,
-            priority=message.priority,
-        )
 
 
 class DataChannelInfo:
@@ -209,6 +134,7 @@ class DataChannelInfo:
         "_in_reset",
         "_key",
         "_low_threshold",
+        "_messages_discarded",
         "_messages_received",
         "_messages_sent",
         "_out_reset_done",
@@ -237,6 +163,7 @@ class DataChannelInfo:
         self._messages_sent = 0
         self._bytes_sent = 0
         self._messages_received = 0
+        self._messages_discarded = 0
         self._bytes_received = 0
 
     @property
@@ -293,6 +220,11 @@ class DataChannelInfo:
         return self._messages_received
 
     @property
+    def messages_discarded(self) -> int:
+        """Messages from the peer dropped for exceeding our max-message-size (RFC 8841)."""
+        return self._messages_discarded
+
+    @property
     def bytes_received(self) -> int:
         return self._bytes_received
 
@@ -301,47 +233,6 @@ class DataChannelInfo:
             f"<DataChannelInfo key={self._key} stream_id={self._stream_id} "
             f"label={self._parameters.label!r} state={self._state.name}>"
         )
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelEvent:
-    """Base class of the manager's events; ``key`` is the channel's local handle."""
-
-    key: int
-
-
-@dataclass(frozen=True, slots=True)
-class IncomingChannel(ChannelEvent):
-    """The peer opened a channel in-band; ``ChannelOpened`` for it follows."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelOpened(ChannelEvent):
-    """The channel is OPEN: messages can be sent and will be delivered."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelMessage(ChannelEvent):
-    """A user message. ``nbytes`` is what it occupies in the SCTP receive window (an
-    empty message counts its one padding byte); pass it to ``message_read`` once read."""
-
-    data: bytes | str
-    nbytes: int
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelClosing(ChannelEvent):
-    """Closing started (locally or by the peer's stream reset)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelClosed(ChannelEvent):
-    """The channel is CLOSED; its stream id is free again."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelBufferedAmountLow(ChannelEvent):
-    """The SCTP send buffer of the channel fell to its low threshold."""
 
 
 def _encode_text(text: str) -> bytes:
@@ -353,15 +244,17 @@ def _encode_text(text: str) -> bytes:
         return fixed.encode("utf-8")
 
 
-class ChannelManager:
+class ChannelManager(IncomingOpens):
     """Creates, opens, carries and closes data channels over one SCTP association.
 
     Call :meth:`set_dtls_role` before :meth:`on_association_established`. Channels may be
     created at any time before the association closes. ``max_channels`` bounds channels
     that are not CLOSED (local creation beyond it raises; remote OPENs beyond it are
-    refused by resetting the stream); at most ``max_channels`` CLOSED records are kept
-    (oldest forgotten first). ``max_message_size_remote`` is the peer's SDP
-    max-message-size (None: absent, 65536; 0: no limit).
+    refused by resetting the stream); at most :data:`MAX_CLOSED_RECORDS` CLOSED records
+    are kept (oldest forgotten first). ``max_message_size_remote`` is the peer's SDP
+    max-message-size (None: absent, 65536; 0: no limit); ``max_message_size_local`` is
+    ours (0: not enforced here). ``max_early_data`` bounds the bytes held for streams
+    whose channel does not exist yet (:mod:`.incoming`).
     """
 
     def __init__(
@@ -369,16 +262,21 @@ class ChannelManager:
         sctp: SctpTransport,
         *,
         log_prefix: str = "",
-        max_channels: int = 1024,
+        max_channels: int = DEFAULT_MAX_CHANNELS,
         max_message_size_remote: int | None = None,
+        max_message_size_local: int = 0,
+        max_early_data: int = DEFAULT_MAX_EARLY_DATA,
     ) -> None:
         if max_channels < 1:
             raise ValueError("max_channels must be at least 1")
+        if max_message_size_local < 0 or max_early_data < 0:
+            raise ValueError("sizes cannot be negative")
         self._sctp = sctp
         self._log_prefix = log_prefix
         self._max_channels = max_channels
         self._remote_max_message_size: int | None = None
         self.set_remote_max_message_size(max_message_size_remote)
+        self._local_max_message_size = max_message_size_local
         self._is_client: bool | None = None
         self._established = False
         self._association_closed = False
@@ -390,6 +288,30 @@ class ChannelManager:
         # Remote streams we refused and whose outgoing reset is not yet confirmed.
         self._refused: set[int] = set()
         self._events: deque[ChannelEvent] = deque()
+        # Usable stream ids are below this (the peer's inbound stream count, RFC 9260
+        # §5.1.1); the lowest possibly free id of each parity, so allocation is not O(n).
+        self._stream_limit = MAX_STREAM_ID + 1
+        self._free_hint = [0, 1]
+        self._early: dict[int, list[tuple[int, bytes]]] = {}
+        self._early_bytes = 0
+        self._max_early_data = max_early_data
+        self._early_dropped = 0
+        self._oversized = 0
+
+    @property
+    def max_channels(self) -> int:
+        """The limit on channels that are not CLOSED."""
+        return self._max_channels
+
+    @property
+    def stream_limit(self) -> int:
+        """Stream ids usable for channels are below this (65,535 until negotiated)."""
+        return self._stream_limit
+
+    @property
+    def oversized_messages(self) -> int:
+        """Messages the peer sent above our max-message-size (RFC 8841), all channels."""
+        return self._oversized
 
     # -- configuration -------------------------------------------------------------------
 
@@ -442,9 +364,9 @@ class ChannelManager:
     def create_channel(self, params: ChannelParameters, now: float) -> DataChannelInfo:
         """Create a channel in state CONNECTING and start opening it if possible.
 
-        Raises :class:`LocalProtocolError` when the id is taken, ``max_channels`` is
-        reached or the DATA_CHANNEL_OPEN would exceed 64 KiB; :class:`InvalidStateError`
-        after the association closed.
+        Raises :class:`LocalProtocolError` when the id is taken or not below the
+        negotiated stream count, or ``max_channels`` is reached;
+        :class:`InvalidStateError` after the association closed.
         """
         if self._association_closed:
             raise InvalidStateError("the SCTP association is closed")
@@ -454,8 +376,11 @@ class ChannelManager:
             assert params.id is not None  # checked by ChannelParameters
             if params.id in self._by_stream:
                 raise LocalProtocolError(f"stream id {params.id} is already in use")
-        else:
-            params.to_open_message().encode()  # raises if too large to announce
+            if params.id >= self._stream_limit:
+                raise LocalProtocolError(
+                    f"stream id {params.id} is not below the peer's {self._stream_limit} "
+                    "inbound streams"
+                )
         if not params.negotiated and self._is_client is not None:
             stream_id: int | None = self._allocate_stream_id()
         else:
@@ -547,16 +472,50 @@ class ChannelManager:
 
     # -- inputs from SCTP (translated by the core) ---------------------------------------
 
-    def on_association_established(self, now: float) -> None:
-        """The association is up: open negotiated channels, announce in-band ones."""
+    def on_association_established(
+        self, now: float, *, outbound_streams: int | None = None
+    ) -> None:
+        """The association is up: open negotiated channels, announce in-band ones.
+
+        ``outbound_streams`` is the negotiated count of our outgoing streams (the peer's
+        MIS, RFC 9260 §5.1.1): channels on stream ids at or above it cannot be used and
+        are closed, with a WARNING."""
         if self._is_client is None:
             raise InvalidStateError("set_dtls_role() must be called before establishment")
         if self._established or self._association_closed:
             return
         self._established = True
+        if outbound_streams is not None:
+            self._stream_limit = min(MAX_STREAM_ID + 1, outbound_streams)
         for info in list(self._channels.values()):
-            if info._state is ChannelState.CONNECTING and info._stream_id is not None:
+            if info._state is not ChannelState.CONNECTING or info._stream_id is None:
+                continue
+            if info._stream_id >= self._stream_limit:
+                self._warning(
+                    "closing channel %s: stream %s is not below the peer's %s streams",
+                    info._key,
+                    info._stream_id,
+                    self._stream_limit,
+                )
+                self._finish_close(info)
+            else:
                 self._start_open(info, now)
+
+    def on_association_restarted(self, now: float) -> None:
+        """The peer restarted the association (RFC 9260 §5.2.4 A): it kept none of our
+        channels, so every channel is CLOSED at once (no stream reset: SSNs restarted on
+        both sides), early data is dropped, and the association stays usable for new
+        channels."""
+        self._warning("the peer restarted the SCTP association: closing every channel")
+        for info in list(self._channels.values()):
+            if info._state is not ChannelState.CLOSED:
+                self._finish_close(info)
+        self._refused.clear()
+        self._drop_early()
+
+    def on_message_too_large(self, stream_id: int, limit: int, now: float) -> None:
+        """SCTP discarded a message above its reassembly limit on ``stream_id``."""
+        self._oversized_message(self._by_stream.get(stream_id), stream_id, limit, now)
 
     def on_data(
         self, stream_id: int, ppid: int, data: bytes | bytearray | memoryview, now: float
@@ -575,14 +534,27 @@ class ChannelManager:
             self._warning("dropping message with PPID %s on stream %s", ppid, stream_id)
             self._consume(nbytes)
             return
-        if info is not None and info._state is ChannelState.CONNECTING and info._awaiting_ack:
+        limit = self._local_max_message_size
+        if nbytes > limit > 0:
+            self._consume(nbytes)
+            self._oversized_message(info, stream_id, limit, now)
+            return
+        if info is None:
+            if not self._association_closed:
+                self._buffer_early(stream_id, ppid, data)
+            return
+        if info._state is ChannelState.CONNECTING and info._awaiting_ack:
             # Any message from the peer proves it accepted our OPEN (RFC 8832 §6).
             info._awaiting_ack = False
             self._set_open(info)
-        if info is None or info._state is not _OPEN:
+        if info._state is not _OPEN:
             self._debug("dropping %s bytes on stream %s: no open channel", nbytes, stream_id)
             self._consume(nbytes)
             return
+        self._deliver(info, ppid, data)
+
+    def _deliver(self, info: DataChannelInfo, ppid: int, data: bytes) -> None:
+        nbytes = len(data)
         payload: bytes | str
         if ppid == _PPID_BINARY:
             payload = data
@@ -591,7 +563,7 @@ class ChannelManager:
             try:
                 payload = data.decode("utf-8")
             except UnicodeDecodeError:
-                self._warning("invalid UTF-8 text on stream %s; replacing", stream_id)
+                self._warning("invalid UTF-8 text on stream %s; replacing", info._stream_id)
                 payload = data.decode("utf-8", "replace")
             size = nbytes
         else:
@@ -638,6 +610,7 @@ class ChannelManager:
             if info._state is not ChannelState.CLOSED:
                 self._finish_close(info)
         self._refused.clear()
+        self._drop_early()
 
     # -- internals -----------------------------------------------------------------------
 
@@ -655,12 +628,15 @@ class ChannelManager:
         return info
 
     def _allocate_stream_id(self) -> int:
-        """Lowest free stream id with our parity (even: DTLS client, odd: server)."""
-        start = 0 if self._is_client else 1
-        for stream_id in range(start, _MAX_STREAM_ID + 1, 2):
-            if stream_id not in self._by_stream:
+        """Lowest free stream id with our parity (even: DTLS client, odd: server) below
+        the negotiated stream count; amortised O(1) through the per-parity hint."""
+        parity = 0 if self._is_client else 1
+        by_stream = self._by_stream
+        for stream_id in range(self._free_hint[parity], self._stream_limit, 2):
+            if stream_id not in by_stream:
+                self._free_hint[parity] = stream_id + 2
                 return stream_id
-        raise LocalProtocolError("no free SCTP stream id")
+        raise LocalProtocolError(f"no free SCTP stream id below {self._stream_limit}")
 
     def _bind(self, info: DataChannelInfo, stream_id: int) -> None:
         info._stream_id = stream_id
@@ -682,6 +658,35 @@ class ChannelManager:
     def _set_open(self, info: DataChannelInfo) -> None:
         info._state = ChannelState.OPEN
         self._events.append(ChannelOpened(info._key))
+        if self._early:
+            self._flush_early(info)
+
+    def _oversized_message(
+        self, info: DataChannelInfo | None, stream_id: int, limit: int, now: float
+    ) -> None:
+        """RFC 8841 §6.1: the peer sent more than our max-message-size. Visible: counted,
+        a WARNING and, for a reliable channel, the channel closed (a silent gap in a
+        reliable stream would be worse)."""
+        self._oversized += 1
+        if info is None or info._state is ChannelState.CLOSED:
+            self._warning(
+                "peer sent a message above our max-message-size (%s bytes) on stream %s",
+                limit,
+                stream_id,
+            )
+            return
+        info._messages_discarded += 1
+        params = info._parameters
+        reliable = params.max_retransmits is None and params.max_packet_lifetime is None
+        self._warning(
+            "peer sent a message above our max-message-size (%s bytes) on channel %s (stream %s)%s",
+            limit,
+            info._key,
+            stream_id,
+            "; closing the reliable channel" if reliable else "; dropped",
+        )
+        if reliable:
+            self.close(info._key, now)
 
     def _set_closing(self, info: DataChannelInfo) -> None:
         info._state = ChannelState.CLOSING
@@ -700,60 +705,14 @@ class ChannelManager:
         stream_id = info._stream_id
         if stream_id is not None and self._by_stream.get(stream_id) is info:
             del self._by_stream[stream_id]
+            self._free_hint[stream_id & 1] = min(self._free_hint[stream_id & 1], stream_id)
             if info._low_threshold and not self._association_closed:
                 self._sctp.set_buffered_amount_low_threshold(stream_id, 0)
         self._events.append(ChannelClosed(info._key))
         self._debug("channel %s closed (stream %s)", info._key, stream_id)
         self._closed_keys.append(info._key)
-        while len(self._closed_keys) > self._max_channels:
+        while len(self._closed_keys) > MAX_CLOSED_RECORDS:
             self._channels.pop(self._closed_keys.popleft(), None)
-
-    def _handle_dcep(
-        self, stream_id: int, data: bytes | bytearray | memoryview, now: float
-    ) -> None:
-        try:
-            message = parse_dcep(data)
-        except DcepParseError as exc:
-            self._warning("ignoring malformed DCEP message on stream %s: %s", stream_id, exc)
-            return
-        if isinstance(message, DataChannelAck):
-            info = self._by_stream.get(stream_id)
-            if info is None or not info._awaiting_ack:
-                self._debug("ignoring unexpected DATA_CHANNEL_ACK on stream %s", stream_id)
-                return
-            info._awaiting_ack = False
-            if info._state is ChannelState.CONNECTING:
-                self._set_open(info)
-            return
-        self._handle_remote_open(stream_id, message, now)
-
-    def _handle_remote_open(self, stream_id: int, message: DataChannelOpen, now: float) -> None:
-        if not 0 <= stream_id <= _MAX_STREAM_ID:
-            self._warning("ignoring DATA_CHANNEL_OPEN on reserved stream %s", stream_id)
-            return
-        if self._is_client is not None and stream_id % 2 == (0 if self._is_client else 1):
-            self._warning("ignoring DATA_CHANNEL_OPEN on stream %s: our parity", stream_id)
-            return
-        if stream_id in self._by_stream or stream_id in self._refused:
-            self._warning("ignoring DATA_CHANNEL_OPEN on stream %s: in use", stream_id)
-            return
-        if self._active >= self._max_channels or len(self._events) >= _MAX_PENDING_EVENTS:
-            self._warning("refusing channel on stream %s: too many channels", stream_id)
-            self._refused.add(stream_id)
-            self._sctp.reset_streams([stream_id], now)
-            return
-        try:
-            params = ChannelParameters.from_open_message(message, stream_id)
-            self._sctp.send(stream_id, Ppid.DCEP, _ACK, ordered=True, now=now)
-        except LocalProtocolError as exc:
-            self._warning("cannot accept channel on stream %s: %s", stream_id, exc)
-            return
-        info = self._new_info(params, remote=True)
-        self._bind(info, stream_id)
-        info._state = ChannelState.OPEN
-        self._debug("peer opened channel %s (%r) on stream %s", info._key, message.label, stream_id)
-        self._events.append(IncomingChannel(info._key))
-        self._events.append(ChannelOpened(info._key))
 
     def _consume(self, nbytes: int) -> None:
         if nbytes > 0:

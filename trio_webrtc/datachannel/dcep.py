@@ -26,8 +26,10 @@ __all__ = [
     "parse_dcep",
 ]
 
-#: Largest DCEP message accepted or produced (header, label and protocol together).
-MAX_DCEP_MESSAGE_SIZE = 65536
+#: Largest DCEP message there is: a DATA_CHANNEL_OPEN with a 65,535-byte label and a
+#: 65,535-byte protocol (RFC 8832 §5.1). The SCTP layer reassembles messages this large
+#: whatever max-message-size is advertised.
+MAX_DCEP_MESSAGE_SIZE = 12 + 2 * 0xFFFF
 
 _OPEN_HEADER = struct.Struct("!BBHIHH")
 _U16_MAX = 0xFFFF
@@ -130,11 +132,6 @@ class DataChannelOpen:
             )
         if len(label) > _U16_MAX or len(protocol) > _U16_MAX:
             raise LocalProtocolError("label and protocol are limited to 65535 UTF-8 bytes each")
-        size = _OPEN_HEADER.size + len(label) + len(protocol)
-        if size > MAX_DCEP_MESSAGE_SIZE:
-            raise LocalProtocolError(
-                f"DATA_CHANNEL_OPEN of {size} bytes exceeds {MAX_DCEP_MESSAGE_SIZE} bytes"
-            )
         reliability = self.reliability_parameter if self.channel_type.reliability else 0
         header = _OPEN_HEADER.pack(
             MessageType.DATA_CHANNEL_OPEN,
@@ -158,7 +155,8 @@ class DataChannelAck:
 def parse_dcep(data: bytes | bytearray | memoryview) -> DataChannelOpen | DataChannelAck:
     """Parse one DCEP message (the whole SCTP user message).
 
-    Raises only :class:`DcepParseError`: empty or oversized input (> 64 KiB), unknown
+    Raises only :class:`DcepParseError`: empty or oversized input (above
+    :data:`MAX_DCEP_MESSAGE_SIZE`, which no valid message reaches), unknown
     message or channel type, label/protocol lengths that do not exactly fill the buffer,
     trailing bytes after an ACK, or label/protocol that is not valid UTF-8.
     """
