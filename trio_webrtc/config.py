@@ -83,7 +83,9 @@ class Configuration:
 
     ``bind_address`` restricts gathering to that one local address; ``port_range``
     (inclusive) restricts the local UDP ports; ``mtu`` bounds every datagram we send;
-    ``max_message_size`` is what we advertise and accept (RFC 8841).
+    ``max_message_size`` is what we advertise and accept (RFC 8841); 0 ("no limit") is
+    advertised as the receive window, the largest message we can reassemble.
+    ``max_channels`` bounds open data channels (default: what browsers allow).
     """
 
     ice_servers: tuple[IceServer, ...] = ()
@@ -94,6 +96,18 @@ class Configuration:
     ice_transport_policy: str = "all"
     turn_tls_ca_file: str | None = None
     """PEM file of CA certificates for ``turns:`` servers (default: the system roots)."""
+    max_channels: int = 65534
+
+    @property
+    def receive_window(self) -> int:
+        """The SCTP receive window: 1 MiB, or the max-message-size when larger."""
+        return max(1 << 20, self.max_message_size)
+
+    @property
+    def advertised_max_message_size(self) -> int:
+        """What a=max-message-size says: never 0, which RFC 8841 §6.1 reads as "no
+        limit" while no message larger than the receive window can be reassembled."""
+        return self.max_message_size or self.receive_window
 
     @classmethod
     def from_dict(cls, config: Mapping[str, object] | None) -> Configuration:
@@ -102,7 +116,7 @@ class Configuration:
             return cls()
         known = {
             "iceServers", "bindAddress", "portRangeBegin", "portRangeEnd",
-            "mtu", "maxMessageSize", "iceTransportPolicy", "turnTlsCaFile",
+            "mtu", "maxMessageSize", "iceTransportPolicy", "turnTlsCaFile", "maxChannels",
         }  # fmt: skip
         unknown = set(config) - known
         if unknown:
@@ -148,6 +162,9 @@ class Configuration:
         max_message_size = _as_int(config.get("maxMessageSize", 262144), "maxMessageSize")
         if max_message_size < 0:
             raise ValueError("maxMessageSize must be ≥ 0")
+        max_channels = _as_int(config.get("maxChannels", 65534), "maxChannels")
+        if not 1 <= max_channels <= 65535:
+            raise ValueError(f"maxChannels {max_channels} out of range 1..65535")
         policy = str(config.get("iceTransportPolicy", "all"))
         if policy not in ("all", "relay"):
             raise ValueError("iceTransportPolicy must be 'all' or 'relay'")
@@ -160,6 +177,7 @@ class Configuration:
             max_message_size,
             policy,
             turn_tls_ca_file=None if ca_file is None else str(ca_file),
+            max_channels=max_channels,
         )
 
 

@@ -29,7 +29,8 @@ class DataChannelStats:
     """Counters of one data channel (W3C ``RTCDataChannelStats``).
 
     Byte counts are user payload bytes (an empty message counts 0); ``buffered_amount``
-    is what is queued to send and not yet acknowledged.
+    is what is queued to send and not yet acknowledged. ``messages_discarded`` counts
+    messages the peer sent above our max-message-size (RFC 8841), dropped on receipt.
     """
 
     label: str
@@ -41,6 +42,7 @@ class DataChannelStats:
     messages_received: int
     bytes_received: int
     buffered_amount: int
+    messages_discarded: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class PeerConnectionStats:
     bytes_received: int
     channels_opened: int
     channels: tuple[DataChannelStats, ...]
+    messages_discarded: int = 0
+    """Messages above our max-message-size, on any stream (with or without a channel)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionaries, lists and scalars (JSON-serialisable)."""
@@ -137,6 +141,7 @@ def collect_stats(
                 messages_received=info.messages_received,
                 bytes_received=info.bytes_received,
                 buffered_amount=info.buffered_amount,
+                messages_discarded=info.messages_discarded,
             )
         )
         if info.state.name != "CONNECTING":
@@ -164,4 +169,5 @@ def collect_stats(
         bytes_received=sum(c.bytes_received for c in channels),
         channels_opened=opened,
         channels=tuple(channels),
+        messages_discarded=core.channels.oversized_messages,
     )

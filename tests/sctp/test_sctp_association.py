@@ -114,10 +114,11 @@ def test_message_sizes(ordered: bool) -> None:
 
 
 def test_oversized_message_is_discarded_association_survives() -> None:
+    # The reassembly limit is at least the largest DCEP OPEN (12 + 2 x 65535 bytes).
     client, server, link = make_pair(server_kw={"max_receive_message_size": 10_000})
-    client.assoc.send(1, 53, payload(20_000), now=link.now)
+    client.assoc.send(1, 53, payload(140_000), now=link.now)
     client.assoc.send(1, 53, b"after", now=link.now)
-    client.assoc.send(2, 53, payload(20_000), ordered=False, now=link.now)
+    client.assoc.send(2, 53, payload(140_000), ordered=False, now=link.now)
     client.assoc.send(2, 53, b"unordered-after", ordered=False, now=link.now)
     link.run(lambda: len(server.received) == 2 and client.assoc.buffered_amount(1) == 0)
     assert {e.data for e in server.received} == {b"after", b"unordered-after"}

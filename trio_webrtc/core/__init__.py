@@ -53,8 +53,10 @@ from ..ice.gathering import IceGathering, StreamTarget
 from ..sctp import (
     AssociationClosed,
     AssociationEstablished,
+    AssociationRestarted,
     BufferedAmountLow,
     DataReceived,
+    MessageTooLarge,
     OutgoingStreamsReset,
     SctpAssociation,
     StreamsReset,
@@ -121,7 +123,12 @@ class PeerConnectionCore(SignalingMixin):
         self._layer_prefix = f"[{log_prefix}] "
         self._signaling = SignalingStateMachine(log_prefix=self._layer_prefix)
         self._sctp_proxy = PendingAssociation()
-        self.channels = ChannelManager(self._sctp_proxy, log_prefix=self._layer_prefix)
+        self.channels = ChannelManager(
+            self._sctp_proxy,
+            log_prefix=self._layer_prefix,
+            max_channels=self.configuration.max_channels,
+            max_message_size_local=self.configuration.advertised_max_message_size,
+        )
         self.dtls: DtlsTransport | None = None
         self.sctp: SctpAssociation | None = None
         self.connection_state = ConnectionState.NEW
@@ -529,13 +536,13 @@ class PeerConnectionCore(SignalingMixin):
         if self.sctp is not None:
             return self.sctp
         assert self._remote is not None
-        max_message = self.configuration.max_message_size
-        receive_window = max(1 << 20, max_message)
+        max_message = self.configuration.advertised_max_message_size
+        receive_window = self.configuration.receive_window
         self.sctp = SctpAssociation(
             is_client=dtls.is_client,
             remote_port=self._remote.sctp_port,
             mtu=dtls.cleartext_mtu,
-            max_receive_message_size=max_message or receive_window,
+            max_receive_message_size=max_message,
             receive_window=receive_window,
             rng=self._rng,
             log_prefix=self._layer_prefix,
@@ -560,7 +567,11 @@ class PeerConnectionCore(SignalingMixin):
                 channels.on_outgoing_streams_reset(event.stream_ids, now)
             elif isinstance(event, AssociationEstablished):
                 self._log(logging.INFO, "SCTP association established")
-                channels.on_association_established(now)
+                channels.on_association_established(now, outbound_streams=event.outbound_streams)
+            elif isinstance(event, AssociationRestarted):
+                channels.on_association_restarted(now)
+            elif isinstance(event, MessageTooLarge):
+                channels.on_message_too_large(event.stream_id, event.limit, now)
             elif isinstance(event, AssociationClosed):
                 self._log(logging.INFO, "SCTP association closed: %s", event.reason)
                 channels.on_association_closed()

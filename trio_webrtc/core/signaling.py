@@ -114,7 +114,7 @@ class SignalingMixin:
             ice_pwd=self.ice.local_pwd,
             fingerprints=fingerprints,
             setup=setup,
-            max_message_size=self.configuration.max_message_size,
+            max_message_size=self.configuration.advertised_max_message_size,
             candidates=tuple(self._local_candidates),
             end_of_candidates=self.gathering_state is GatheringState.COMPLETE,
             mid=mid,

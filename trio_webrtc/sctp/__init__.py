@@ -2,8 +2,9 @@
 
 Layer map (each module's docstring names its sections):
 
-* :mod:`.association` — the state machine: handshake, SACK generation, timers, shutdown
-  and abort (RFC 9260 §4-§9, RFC 8261).
+* :mod:`.association` — the state machine: SACK generation, timers, shutdown and abort
+  (RFC 9260 §4-§9, RFC 8261); :mod:`.handshake` — association setup, collisions, restart,
+  stale cookies, negotiated streams and extensions (§5.1-§5.2).
 * :mod:`.outbound` — the send side: queues, fragmentation, retransmission, congestion
   control, PR-SCTP abandonment (RFC 9260 §6-§7, RFC 3758 §3.5).
 * :mod:`.inbound` — the receive side: TSN tracking, reassembly, ordering, receive window
@@ -21,9 +22,11 @@ from .association import SctpAssociation
 from .events import (
     AssociationClosed,
     AssociationEstablished,
+    AssociationRestarted,
     AssociationState,
     BufferedAmountLow,
     DataReceived,
+    MessageTooLarge,
     OutgoingStreamsReset,
     SctpEvent,
     SendBufferFullError,
@@ -33,9 +36,11 @@ from .events import (
 __all__ = [
     "AssociationClosed",
     "AssociationEstablished",
+    "AssociationRestarted",
     "AssociationState",
     "BufferedAmountLow",
     "DataReceived",
+    "MessageTooLarge",
     "OutgoingStreamsReset",
     "SctpAssociation",
     "SctpEvent",

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
 from .chunks import (
+    CAUSE_INVALID_STREAM,
+    CAUSE_NO_USER_DATA,
     CAUSE_PROTOCOL_VIOLATION,
     CAUSE_UNRECOGNIZED_CHUNK,
     CAUSE_USER_ABORT,
@@ -58,7 +60,9 @@ from .cookie import CookieJar
 from .events import (
     AssociationClosed,
     AssociationState,
+    OutgoingStreamsReset,
     SctpEvent,
+    StreamsReset,
 )
 from .handshake import HEARTBEAT_INTERVAL, STREAMS, Handshake
 from .inbound import Inbound
@@ -68,6 +72,7 @@ from .reconfig import StreamReconfig
 __all__ = ["SctpAssociation"]
 
 _CAUSE_USER_INITIATED_ABORT = 12  # RFC 9260 §3.3.10.12
+_LARGEST_DCEP_MESSAGE = 12 + 2 * 0xFFFF  # RFC 8832 §5.1
 
 logger = logging.getLogger("trio_webrtc.sctp")
 
@@ -159,7 +164,9 @@ class SctpAssociation(Handshake):
         self._local_port = local_port
         self._remote_port = remote_port
         self._mtu = mtu
-        self._max_message = max_receive_message_size
+        # A DATA_CHANNEL_OPEN with 65,535-byte label and protocol must reassemble whatever
+        # max-message-size is advertised (RFC 8832 §5.1); the channels enforce that one.
+        self._max_message = max(max_receive_message_size, _LARGEST_DCEP_MESSAGE)
         self._window = receive_window
         self._rng = rng or random.Random(secrets.randbits(128))
         self._prefix = log_prefix
@@ -188,6 +195,11 @@ class SctpAssociation(Handshake):
         self._t1_count = 0
         self._t1_rto = RTO_INITIAL
         self._cookie_echo: bytes | None = None
+        self._cookie_sent = 0.0
+        # Negotiated in the handshake (RFC 9260 §5.1.1, RFC 3758 §3.3, RFC 6525 §4).
+        self._streams_out = STREAMS
+        self._peer_forward_tsn = True
+        self._peer_reconfig = True
         self._t2: float | None = None
         self._t2_count = 0
         self._delayed_ack: float | None = None
@@ -242,8 +254,12 @@ class SctpAssociation(Handshake):
         state = self.state
         if state is not _ESTABLISHED and state not in _SEND_STATES:  # (enum hash is slow)
             raise InvalidStateError(f"cannot send in state {self.state.value}")
-        if not 0 <= stream_id < STREAMS:
-            raise LocalProtocolError(f"invalid stream id {stream_id}")
+        if not 0 <= stream_id < self._streams_out:
+            raise LocalProtocolError(
+                f"invalid stream id {stream_id}: the peer accepts {self._streams_out} streams"
+            )
+        if not self._peer_forward_tsn:  # RFC 3758 §3.3: it cannot skip abandoned data
+            max_retransmits = lifetime = None
         reconfig = self._reconfig
         if reconfig is not None and reconfig.resetting and stream_id in reconfig.resetting:
             raise InvalidStateError(f"stream {stream_id} is being reset")
@@ -324,8 +340,14 @@ class SctpAssociation(Handshake):
         if self.state is not S.ESTABLISHED or self._reconfig is None:
             raise InvalidStateError(f"cannot reset streams in state {self.state.value}")
         sids = tuple(stream_ids)
-        if any(not 0 <= s < STREAMS for s in sids):
+        if any(not 0 <= s < self._streams_out for s in sids):
             raise LocalProtocolError("invalid stream id")
+        if not self._peer_reconfig:
+            # RFC 6525 not announced: no RE-CONFIG goes out. Both directions count as reset
+            # at once (SSNs carry on on both sides, so a reused stream stays consistent).
+            self._events.append(OutgoingStreamsReset(sids))
+            self._events.append(StreamsReset(sids))
+            return
         self._reconfig.request(sids)
 
     def shutdown(self, now: float) -> None:
@@ -539,6 +561,7 @@ class SctpAssociation(Handshake):
             return
         had_data = False
         inbound = self._inbound
+        streams_in = self._reconfig.streams_in if self._reconfig is not None else STREAMS
         unpack_data = DATA_FIELDS.unpack_from
         for ctype, flags, start, end in iter_chunks(data):
             if ctype == CHUNK_DATA:
@@ -547,8 +570,15 @@ class SctpAssociation(Handshake):
                 ):
                     continue
                 if end - start <= 12:
-                    raise SctpParseError("DATA chunk without user data")
+                    if end - start < 12:
+                        raise SctpParseError("truncated DATA chunk")
+                    self._abort_no_user_data(data[start : start + 4])
+                    return
                 tsn, sid, ssn, ppid = unpack_data(data, start)
+                if sid >= streams_in:
+                    self._invalid_stream(inbound, tsn, sid)
+                    had_data = True
+                    continue
                 inbound.on_data(flags, tsn, sid, ssn, ppid, data[start + 12 : end])
                 had_data = True
                 continue
@@ -586,6 +616,29 @@ class SctpAssociation(Handshake):
                 self._sack_due = True
             elif self._delayed_ack is None:
                 self._delayed_ack = now + DELAYED_ACK
+
+    def _abort_no_user_data(self, tsn: bytes) -> None:
+        """RFC 9260 §6.2: a DATA chunk without user data ends the association."""
+        self._queue(AbortChunk(0, ((CAUSE_NO_USER_DATA, tsn),)).encode())
+        self._close("peer sent a DATA chunk without user data", error=True)
+
+    def _invalid_stream(self, inbound: Inbound, tsn: int, sid: int) -> None:
+        """RFC 9260 §6.5: acknowledge, report Invalid Stream Identifier, discard."""
+        if inbound.skip(tsn):
+            logger.warning("%sDATA on stream %d, beyond the peer's streams", self._prefix, sid)
+            cause = ((CAUSE_INVALID_STREAM, struct.pack("!HH", sid, 0)),)
+            self._queue(ErrorChunk(cause).encode())
+
+    def _restarted(self, now: float) -> None:
+        """After a peer restart (handshake.py): timers and counters start afresh."""
+        self._t1 = self._t2 = self._delayed_ack = None
+        self._sack_due = self._sack_can_wait = False
+        self._data_packets = 0
+        self._errors = 0
+        self._heartbeat_nonce = None
+        self._cookie_echo = None
+        self.state = S.ESTABLISHED
+        self._heartbeat = now + HEARTBEAT_INTERVAL + self._outbound.rto
 
     def _on_sack(self, data: bytes, start: int, end: int, now: float) -> None:
         chunk = parse_chunk(CHUNK_SACK, 0, data[start:end])
@@ -641,7 +694,7 @@ class SctpAssociation(Handshake):
                 expected=user_initiated,
             )
         elif isinstance(chunk, ErrorChunk):
-            logger.warning("%speer reported errors: %r", self._prefix, chunk.causes)
+            self._on_error_chunk(chunk, now)
         else:
             logger.debug("%signoring chunk %r", self._prefix, chunk)
 

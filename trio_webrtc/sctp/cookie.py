@@ -2,8 +2,12 @@
 
 Implements RFC 9260 §5.1.3 (generating a State Cookie: the association's parameters, a
 timestamp and a MAC over them with a secret key) and the validation steps of §5.1.5
-(MAC check; staleness is judged by the association against :data:`COOKIE_LIFETIME`).
-The MAC is HMAC-SHA256 with a per-association 32-byte secret.
+(MAC check; staleness is judged by the association against the cookie's lifetime,
+:data:`COOKIE_LIFETIME` plus any Cookie Preservative increment of §5.2.6). The cookie
+also carries the Tie-Tags of §5.2.2 (zero unless the INIT ACK answered an INIT in an
+existing association), the peer's stream counts (§5.1.1) and which extensions its INIT
+announced (RFC 3758 §3.3, RFC 6525 via RFC 5061 §4.2.7). The MAC is HMAC-SHA256 with a
+per-association 32-byte secret.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ import hmac
 import struct
 from dataclasses import dataclass
 
-__all__ = ["COOKIE_LIFETIME", "CookieJar", "CookieState"]
+__all__ = ["COOKIE_LIFETIME", "EXT_FORWARD_TSN", "EXT_RECONFIG", "CookieJar", "CookieState"]
 
 COOKIE_LIFETIME = 60.0
-_BODY = struct.Struct("!BdIIIII")
-_VERSION = 1
+_BODY = struct.Struct("!BdIIIIIIIHHBd")
+_VERSION = 2
+#: ``CookieState.extensions`` bits: the peer announced FORWARD TSN / RE-CONFIG.
+EXT_FORWARD_TSN = 1
+EXT_RECONFIG = 2
 _MAC_SIZE = 32
 
 
@@ -31,6 +38,12 @@ class CookieState:
     local_tsn: int
     peer_tsn: int
     peer_rwnd: int
+    local_tie_tag: int = 0
+    peer_tie_tag: int = 0
+    peer_outbound_streams: int = 65535
+    peer_inbound_streams: int = 65535
+    extensions: int = EXT_FORWARD_TSN | EXT_RECONFIG
+    lifetime: float = COOKIE_LIFETIME
 
 
 class CookieJar:
@@ -51,6 +64,12 @@ class CookieJar:
             state.local_tsn,
             state.peer_tsn,
             state.peer_rwnd,
+            state.local_tie_tag,
+            state.peer_tie_tag,
+            state.peer_outbound_streams,
+            state.peer_inbound_streams,
+            state.extensions,
+            state.lifetime,
         )
         return body + self._mac(body)
 
@@ -61,7 +80,7 @@ class CookieJar:
         body = cookie[: _BODY.size]
         if not hmac.compare_digest(self._mac(body), cookie[_BODY.size :]):
             return None
-        version, timestamp, local_tag, peer_tag, local_tsn, peer_tsn, rwnd = _BODY.unpack(body)
+        version, *fields = _BODY.unpack(body)
         if version != _VERSION:
             return None
-        return CookieState(timestamp, local_tag, peer_tag, local_tsn, peer_tsn, rwnd)
+        return CookieState(*fields)

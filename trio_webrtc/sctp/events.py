@@ -1,7 +1,8 @@
 """Events an :class:`~trio_webrtc.sctp.SctpAssociation` reports through ``next_event()``.
 
-Implements the upper-layer notifications of RFC 9260 §11.2 (COMMUNICATION UP, DATA
-ARRIVE, COMMUNICATION LOST, SHUTDOWN COMPLETE) and RFC 6525 §6.1 (stream reset events),
+Implements the upper-layer notifications of RFC 9260 §11.2 (COMMUNICATION UP with the
+negotiated stream counts of §5.1.1, DATA ARRIVE, RESTART of §5.2.4 A, COMMUNICATION
+LOST, SHUTDOWN COMPLETE) and RFC 6525 §6.1 (stream reset events),
 shaped for WebRTC data channels (RFC 8831 §6).
 """
 
@@ -15,9 +16,11 @@ from ..errors import LocalProtocolError
 __all__ = [
     "AssociationClosed",
     "AssociationEstablished",
+    "AssociationRestarted",
     "AssociationState",
     "BufferedAmountLow",
     "DataReceived",
+    "MessageTooLarge",
     "OutgoingStreamsReset",
     "SctpEvent",
     "SendBufferFullError",
@@ -49,7 +52,30 @@ class SctpEvent:
 
 @dataclass(frozen=True, slots=True)
 class AssociationEstablished(SctpEvent):
-    """The association reached ESTABLISHED; ``send()`` data now flows."""
+    """The association reached ESTABLISHED; ``send()`` data now flows.
+
+    ``outbound_streams``: stream ids we may send on are below it (the peer's MIS);
+    ``inbound_streams``: the peer may send on ids below it (its OS, our MIS)."""
+
+    outbound_streams: int = 65535
+    inbound_streams: int = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class AssociationRestarted(SctpEvent):
+    """The peer restarted the association (RFC 9260 §5.2.4 A): new tags and TSNs, queued
+    data dropped, every stream's SSNs back at 0; it is ESTABLISHED again."""
+
+    outbound_streams: int = 65535
+    inbound_streams: int = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTooLarge(SctpEvent):
+    """A message on ``stream_id`` grew beyond ``limit`` bytes and was discarded."""
+
+    stream_id: int
+    limit: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from .chunks import (
     FLAG_END,
     FLAG_IMMEDIATE,
 )
-from .events import DataReceived, SctpEvent
+from .events import DataReceived, MessageTooLarge, SctpEvent
 
 __all__ = ["Inbound"]
 
@@ -185,6 +185,26 @@ class Inbound:
             self._fragment(tsn, flags, sid, ssn, ppid, data)
         return True
 
+    def skip(self, wire_tsn: int) -> bool:
+        """Count a DATA chunk as received but keep nothing of it (an invalid stream id,
+        RFC 9260 §6.5: acknowledged as usual, then discarded). False for a duplicate."""
+        cum = self.cum_tsn
+        delta = (wire_tsn - cum) & MASK32
+        if delta >= HALF32:
+            delta -= 1 << 32
+        self.sack_now = True
+        if delta <= 0 or delta > MAX_TSN_AHEAD or (cum + delta) in self._above:
+            return False
+        if delta == 1:
+            cum += 1
+            while cum + 1 in self._above:
+                cum += 1
+                self._above.discard(cum)
+            self.cum_tsn = cum
+        else:
+            self._above.add(cum + delta)
+        return True
+
     def _fragment(  # noqa: PLR0917
         self, tsn: int, flags: int, sid: int, ssn: int, ppid: int, data: bytes
     ) -> None:
@@ -230,12 +250,13 @@ class Inbound:
                 part.held += right.held
                 part.discard = part.discard or right.discard
         if not part.discard and part.size > self.max_message_size:
-            logger.info(
+            logger.warning(
                 "%sdiscarding message on stream %d: larger than %d bytes",
                 self._prefix,
                 sid,
                 self.max_message_size,
             )
+            self._events.append(MessageTooLarge(sid, self.max_message_size))
             part.discard = True
         if part.discard and part.held:
             self.held -= part.held

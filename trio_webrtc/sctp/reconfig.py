@@ -3,9 +3,11 @@
 Implements RFC 6525 §5.1.2 (sending an Outgoing SSN Reset Request once the streams'
 queued data has been given TSNs), §5.2.2 (handling a peer's Outgoing SSN Reset Request,
 deferring with "In progress" until every TSN up to its Sender's Last Assigned TSN has
-arrived), §5.2.3-§5.2.6 (Incoming SSN Reset, SSN/TSN Reset and Add Streams Requests: answered
-"Denied", WebRTC does not use them),
-§5.2.7 (Re-configuration Response) and §5.1.1/§6 (retransmission on the RE-CONFIG timer,
+arrived), §5.2.5 (Add Outgoing Streams Request, which usrsctp/Firefox send before using a
+stream beyond the count their INIT announced: granted up to our MIS, else "Denied"),
+§5.2.3, §5.2.4 and §5.2.6 (Incoming SSN Reset, SSN/TSN Reset and Add Incoming Streams
+Requests: answered "Denied", WebRTC does not use them), §5.2.7 (Re-configuration
+Response) and §5.1.1/§6 (retransmission on the RE-CONFIG timer,
 sequence numbers starting at the initial TSN).
 """
 
@@ -15,6 +17,8 @@ import logging
 from collections import deque
 
 from .chunks import (
+    PARAM_ADD_INCOMING_STREAMS,
+    PARAM_ADD_OUTGOING_STREAMS,
     RESULT_DENIED,
     RESULT_ERROR_BAD_SEQUENCE,
     RESULT_ERROR_IN_PROGRESS,
@@ -39,17 +43,28 @@ logger = logging.getLogger("trio_webrtc.sctp")
 MASK32 = 0xFFFFFFFF
 HALF32 = 0x80000000
 MAX_STREAMS_PER_REQUEST = 256
-# SSN/TSN Reset, Add Outgoing Streams and Add Incoming Streams Requests (RFC 6525 §4.3,
-# §4.5, §4.6): each starts with its Re-configuration Request Sequence Number.
-_DENIED_REQUESTS = frozenset({15, 17, 18})
+# SSN/TSN Reset and Add Incoming Streams Requests (RFC 6525 §4.3, §4.6): each starts
+# with its Re-configuration Request Sequence Number.
+_DENIED_REQUESTS = frozenset({15, PARAM_ADD_INCOMING_STREAMS})
 
 
 class StreamReconfig:
     """Outgoing and incoming SSN resets for one association."""
 
     def __init__(
-        self, *, local_tsn: int, peer_tsn: int, events: deque[SctpEvent], log_prefix: str
+        self,
+        *,
+        local_tsn: int,
+        peer_tsn: int,
+        events: deque[SctpEvent],
+        log_prefix: str,
+        streams_in: int = 65535,
+        max_streams_in: int = 65535,
     ) -> None:
+        # The peer may send on stream ids below ``streams_in`` (RFC 9260 §5.1.1); Add
+        # Outgoing Streams requests raise it up to ``max_streams_in`` (our MIS).
+        self.streams_in = streams_in
+        self.max_streams_in = max_streams_in
         self._events = events
         self._prefix = log_prefix
         self._next_request_seq = local_tsn & MASK32
@@ -129,6 +144,12 @@ class StreamReconfig:
                 self._on_response(param, outbound)
             elif (
                 isinstance(param, UnknownReconfigParam)
+                and param.type == PARAM_ADD_OUTGOING_STREAMS
+                and len(param.value) >= 6
+            ):
+                self._on_add_outgoing(param.value)
+            elif (
+                isinstance(param, UnknownReconfigParam)
                 and param.type in _DENIED_REQUESTS
                 and len(param.value) >= 4
             ):
@@ -155,6 +176,32 @@ class StreamReconfig:
             self._respond(seq, self._last_result)
         else:
             self._respond(seq, RESULT_ERROR_BAD_SEQUENCE)
+
+    def _on_add_outgoing(self, value: bytes) -> None:
+        """RFC 6525 §5.2.5: the peer adds outgoing streams (our incoming). Granted when
+        the total stays within our MIS; a retransmission gets the earlier answer."""
+        seq = int.from_bytes(value[:4], "big")
+        count = int.from_bytes(value[4:6], "big")
+        if seq != self._peer_request_seq:
+            self._deny(seq)  # answers a retransmission, or "bad sequence number"
+            return
+        if count and self.streams_in + count <= self.max_streams_in:
+            self._peer_request_seq = (seq + 1) & MASK32
+            self._last_result = RESULT_SUCCESS_PERFORMED
+            self.streams_in += count
+            logger.info(
+                "%speer added %d outgoing streams: %d now", self._prefix, count, self.streams_in
+            )
+            self._respond(seq, RESULT_SUCCESS_PERFORMED)
+            return
+        logger.warning(
+            "%sdenying the peer %d more streams: %d in use, our limit is %d",
+            self._prefix,
+            count,
+            self.streams_in,
+            self.max_streams_in,
+        )
+        self._deny(seq)
 
     def _on_incoming_request(self, request: IncomingResetRequest) -> None:
         self._deny(request.request_seq)
