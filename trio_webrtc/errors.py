@@ -19,6 +19,7 @@ __all__ = [
     "ParseError",
     "ProtocolError",
     "RemoteProtocolError",
+    "RtpParseError",
     "SctpParseError",
     "SdpParseError",
     "StunParseError",
@@ -60,6 +61,10 @@ class SctpParseError(ParseError):
 
 class DcepParseError(ParseError):
     """Malformed DCEP message (RFC 8832)."""
+
+
+class RtpParseError(ParseError):
+    """Malformed RTP or RTCP packet (RFC 3550, RFC 4585) or RTP payload (RFC 6184, 7741)."""
 
 
 class InvalidStateError(LocalProtocolError):
