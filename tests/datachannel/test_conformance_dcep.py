@@ -78,7 +78,7 @@ class ChannelPeer(Peer):
             elif isinstance(event, AssociationEstablished):
                 m.on_association_established(now, outbound_streams=event.outbound_streams)
             elif isinstance(event, AssociationRestarted):
-                m.on_association_restarted(now)
+                m.on_association_restarted(now, outbound_streams=event.outbound_streams)
             elif isinstance(event, MessageTooLarge):
                 m.on_message_too_large(event.stream_id, event.limit, now)
 
@@ -348,9 +348,10 @@ def test_peer_restart_closes_every_channel_and_new_ones_open() -> None:
     negotiated = pair.a.create_channel(ChannelParameters(negotiated=True, id=9), 0.0)
     pair.pump()
     drain(pair.a)
-    pair.a.on_association_restarted(1.0)
+    pair.a.on_association_restarted(1.0, outbound_streams=100)
     assert drain(pair.a) == [ChannelClosed(info.key), ChannelClosed(negotiated.key)]
     assert pair.sctp_a.resets == []  # the restarted peer has no streams to reset
     fresh = pair.a.create_channel(ChannelParameters(label="new"), 1.0)
     assert fresh.stream_id == 0
     assert parse_dcep(pair.sctp_a.sent[-1].data) == DataChannelOpen(label="new")
+    assert pair.a.stream_limit == 100

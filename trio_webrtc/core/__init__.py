@@ -569,7 +569,7 @@ class PeerConnectionCore(SignalingMixin):
                 self._log(logging.INFO, "SCTP association established")
                 channels.on_association_established(now, outbound_streams=event.outbound_streams)
             elif isinstance(event, AssociationRestarted):
-                channels.on_association_restarted(now)
+                channels.on_association_restarted(now, outbound_streams=event.outbound_streams)
             elif isinstance(event, MessageTooLarge):
                 channels.on_message_too_large(event.stream_id, event.limit, now)
             elif isinstance(event, AssociationClosed):

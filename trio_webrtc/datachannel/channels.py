@@ -501,12 +501,14 @@ class ChannelManager(IncomingOpens):
             else:
                 self._start_open(info, now)
 
-    def on_association_restarted(self, now: float) -> None:
+    def on_association_restarted(self, now: float, *, outbound_streams: int | None = None) -> None:
         """The peer restarted the association (RFC 9260 §5.2.4 A): it kept none of our
         channels, so every channel is CLOSED at once (no stream reset: SSNs restarted on
         both sides), early data is dropped, and the association stays usable for new
-        channels."""
+        channels, on stream ids below the newly negotiated ``outbound_streams``."""
         self._warning("the peer restarted the SCTP association: closing every channel")
+        if outbound_streams is not None:
+            self._stream_limit = min(MAX_STREAM_ID + 1, outbound_streams)
         for info in list(self._channels.values()):
             if info._state is not ChannelState.CLOSED:
                 self._finish_close(info)
