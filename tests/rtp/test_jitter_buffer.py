@@ -335,3 +335,17 @@ def test_property_any_loss_and_reordering(
         assert event.data == Vp8PayloadFormat().depacketize([p.payload for p in original]).data
     if not lost:
         assert len(delivered) == len(sent)
+
+
+def test_sender_sequence_restart_is_followed_after_two_packets() -> None:
+    src = Source(seq=30000)
+    jb = JitterBuffer(Vp8PayloadFormat(), max_packets=64)
+    feed(jb, src.frame(True), 0.0)
+    src.seq = 100  # far behind the old numbering
+    key = src.frame(True)
+    assert feed(jb, key[:1], 0.1) == []  # one packet is not believed: late
+    assert jb.stats().packets_late == 1
+    events = feed(jb, key[1:], 0.1)  # 101 follows 100: the sender restarted
+    assert events[0] == KeyframeRequest("sequence numbers restarted")
+    # 100 itself was lost in the restart, so the frame cannot complete; the next one does.
+    assert frames(feed(jb, src.frame(True), 0.4)) == [(103, 105, True)]

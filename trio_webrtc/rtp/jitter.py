@@ -23,7 +23,8 @@ Policy (every number is a constructor argument):
 * **Bounded memory:** at most ``max_packets`` packets are held (beyond that the oldest
   frame is dropped), at most ``max_nack_list`` holes are tracked (a bigger loss clears
   them and resynchronises on the next frame start), and packets more than
-  ``max_packets`` behind the newest are late by definition.
+  ``max_packets`` behind the newest are late by definition (unless two in a row agree
+  on a new numbering: then the sender restarted its sequence and the buffer starts over).
 * **NACK:** each hole is NACKed when seen (plus ``nack_delay``), then again every
   ``max(rtt, 20 ms)`` up to ``max_nack_retries`` times while it is still worth having;
   holes in one pass go out in one :class:`~.events.NackRequest`. Off by default for audio.
@@ -127,6 +128,7 @@ class JitterBuffer:
         self._floor: int | None = None  # everything at or below was delivered or dropped
         self._floor_end: bool | None = None  # did the floor packet end a frame?
         self._floor_ts: int | None = None
+        self._bad_seq: int | None = None
         self._need_keyframe = self._video
         self._keyframe_wanted = False
         self._keyframe_requested_at: float | None = None
@@ -153,7 +155,18 @@ class JitterBuffer:
         else:
             ext = self._unwrapper.peek(seq)
         highest = self._highest
-        if (self._floor is not None and ext <= self._floor) or ext <= highest - self.max_packets:
+        if ext <= highest - self.max_packets:
+            # Far behind: late, unless two packets in a row agree on a new numbering (the
+            # sender restarted its sequence, RFC 3550 A.1). Then start over from them.
+            if seq != self._bad_seq:
+                self._bad_seq = (seq + 1) & 0xFFFF
+                self._late += 1
+                return
+            logger.info("%sRTP sequence restarted at %d: resynchronising", self._prefix, seq)
+            self._restart(packet, now)
+            return
+        self._bad_seq = None
+        if self._floor is not None and ext <= self._floor:
             self._late += 1
             return
         if ext in self._packets:
@@ -184,6 +197,14 @@ class JitterBuffer:
             logger.info("%sjitter buffer full: dropping the oldest frame", self._prefix)
             self._skip_after(lowest, now, "jitter buffer full")
         self._process(now)
+
+    def _restart(self, packet: RtpPacket, now: float) -> None:
+        self._drop_below((self._highest or 0) + 1, now)
+        self._unwrapper = Unwrapper(16)
+        self._highest = None
+        self._head = self._floor = self._floor_end = self._floor_ts = None
+        self._lost_sync(now, "sequence numbers restarted")
+        self.receive(packet, now)
 
     def handle_timer(self, now: float) -> None:
         """Act on deadlines: NACK retries, giving up on holes, keyframe retries."""
