@@ -1,16 +1,18 @@
 """trio_webrtc as a path-benchmark peer (protocol in ``path_common.py``).
 
 Bound to 127.0.0.1 with no ICE servers. The sender keeps the channel's buffered amount
-at or below ``--mark`` through ``high_water``; ``--trace FILE`` asks the SCTP sender for
-its send-path trace (JSON lines), when this version of trio_webrtc has one.
+at or below ``--mark`` through ``high_water``; ``--trace FILE`` has the SCTP sender write
+its send-path trace there (JSON lines), when this version of trio_webrtc has one.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -25,19 +27,31 @@ from trio_webrtc import DataChannel, PeerConnection
 CONFIG: dict[str, Any] = {"bindAddress": "127.0.0.1", "iceServers": []}
 
 
-def trace_config(path: str | None) -> dict[str, Any]:
-    """Configuration entries enabling the SCTP send-path trace, if supported."""
-    if not path:
-        return {}
-    from trio_webrtc.config import Configuration
+def enable_trace(path: str) -> Callable[[], None] | None:
+    """Have every SCTP association of this process write its send-path trace (see
+    ``trio_webrtc/sctp/trace.py``) to ``path`` as JSON lines; returns a flush function, or
+    None when this trio_webrtc has no trace. The first line, ``{"ev": "clock", ...}``, maps
+    the records' ``t`` (Trio's clock) to ``time.monotonic()``, the benchmark's clock."""
+    from trio_webrtc import core
 
-    known = set(getattr(Configuration, "__dataclass_fields__", {}))
-    for key, field_name in (("sctpTrace", "sctp_trace"), ("trace", "trace")):
-        if field_name in known:
-            return {key: path}
-    os.environ.setdefault("TRIO_WEBRTC_SCTP_TRACE", path)
-    log("this trio_webrtc has no SCTP trace option; set TRIO_WEBRTC_SCTP_TRACE")
-    return {}
+    base = core.SctpAssociation
+    if "trace" not in inspect.signature(base).parameters:
+        log("this trio_webrtc has no SCTP send-path trace; --trace ignored")
+        return None
+    out = open(path, "w")  # noqa: SIM115 - open for the process's life, flushed at exit
+    clock = {"ev": "clock", "t": trio.current_time(), "monotonic": time.monotonic()}
+    out.write(json.dumps(clock) + "\n")
+
+    def record(item: dict[str, object]) -> None:
+        out.write(json.dumps(item, separators=(",", ":")) + "\n")
+
+    class Traced(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("trace", record)
+            super().__init__(*args, **kwargs)
+
+    core.SctpAssociation = Traced  # type: ignore[misc]
+    return out.flush
 
 
 async def lines() -> Any:
@@ -83,8 +97,16 @@ async def receive_all(pc: PeerConnection, stream: Stream) -> None:
 async def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     stream = Stream(args.bytes, args.message_size)
-    config = {**CONFIG, **(trace_config(args.trace) if args.role == "send" else {})}
-    async with PeerConnection(config, name=args.role) as pc, trio.open_nursery() as nursery:
+    flush = enable_trace(args.trace) if args.trace and args.role == "send" else None
+    try:
+        await run(args, stream)
+    finally:
+        if flush is not None:
+            flush()
+
+
+async def run(args: Any, stream: Stream) -> None:
+    async with PeerConnection(CONFIG, name=args.role) as pc, trio.open_nursery() as nursery:
 
         async def candidates() -> None:
             async for candidate in pc.local_candidates():

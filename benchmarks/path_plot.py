@@ -4,8 +4,9 @@ Top panel: each pair's goodput over time, from the receiver's progress reports (
 received every 0.1 s, shown as Mbit/s over 0.5 s windows). When a run has the sender's
 SCTP send-path trace (JSON lines with ``t`` and some of ``cwnd``, ``ssthresh``,
 ``flight``, ``rwnd``, ``srtt``, ``rto``; see :func:`read_trace`), two more panels show
-congestion window (with ssthresh and bytes in flight) and smoothed RTT (with RTO) over
-time. Time is seconds since the sender's channel opened.
+congestion window (with ssthresh, bytes in flight, and retransmissions and T3 expiries
+as marks on the axis) and smoothed RTT (with RTO) over time. Time is seconds since the
+sender's channel opened.
 
 ``python benchmarks/path_plot.py DIR`` redraws from a ``--trace-dir`` profile folder.
 """
@@ -19,17 +20,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-WINDOW = 0.5  # seconds per goodput point
+WINDOW = 0.5  # seconds per goodput point (less for short runs: at least 20 points)
 
 
 def goodput_series(
     samples: Sequence[tuple[float, int]], origin: float, window: float = WINDOW
 ) -> tuple[list[float], list[float]]:
-    """(times, Mbit/s) from cumulative (t, bytes) samples, one point per ``window``."""
+    """(times, Mbit/s) from cumulative (t, bytes) samples, one point per ``window``
+    (shortened for short runs)."""
     times: list[float] = []
     rates: list[float] = []
     if not samples:
         return times, rates
+    window = max(0.1, min(window, (samples[-1][0] - samples[0][0]) / 20))
     start_t, start_b = samples[0]
     for t, received in samples[1:]:
         if t - start_t >= window:
@@ -39,13 +42,16 @@ def goodput_series(
     return times, rates
 
 
-def read_trace(path: str | Path, origin: float) -> dict[str, list[float]]:
-    """Columns of a send-path trace: ``t`` (seconds since the channel opened) and every
-    numeric field (``cwnd``, ``ssthresh``, ``flight``, ``rwnd``, ``srtt``, ``rto``...).
+def read_trace(
+    path: str | Path, origin: float
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """A send-path trace (``trio_webrtc/sctp/trace.py``: JSON lines, each with ``t``,
+    ``ev`` and the state ``cwnd``, ``ssthresh``, ``flight``, ``rwnd``, ``srtt``, ``rto``):
+    its numeric columns, with ``t`` in seconds since ``origin`` (``time.monotonic()``),
+    and the times of each record type (``rtx``, ``t3``...).
 
-    A record's ``t`` is taken on the same clock as ``time.monotonic()`` when it is within
-    a day of ``origin``; otherwise (a clock of its own, e.g. Trio's) the first record is
-    placed at the channel's opening.
+    A ``{"ev": "clock", "t": T, "monotonic": M}`` record maps the trace's clock to
+    ``time.monotonic()``; without one, the first record is placed at ``origin``.
     """
     records: list[dict[str, Any]] = []
     with open(path) as lines:
@@ -55,22 +61,29 @@ def read_trace(path: str | Path, origin: float) -> dict[str, list[float]]:
                 try:
                     records.append(json.loads(line))
                 except ValueError:
-                    continue
+                    continue  # a line cut short by a killed process
     records = [r for r in records if isinstance(r.get("t"), (int, float))]
     columns: dict[str, list[float]] = {}
+    events: dict[str, list[float]] = {}
     if not records:
-        return columns
-    first = float(records[0]["t"])
-    shift = origin if abs(first - origin) < 86400 else first
+        return columns, events
+    shift = float(records[0]["t"])
+    clock = next((r for r in records if r.get("ev") == "clock" and "monotonic" in r), None)
+    if clock is not None:
+        shift = float(clock["t"]) - float(clock["monotonic"]) + origin
     for record in records:
+        if record.get("ev") == "clock":
+            continue
+        t = float(record["t"]) - shift
+        events.setdefault(str(record.get("ev")), []).append(t)
         for key, value in record.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 columns.setdefault(key, [math.nan] * len(columns.get("t", [])))
         for key, column in columns.items():
             value = record.get(key)
             number = float(value) if isinstance(value, (int, float)) else math.nan
-            column.append(number - shift if key == "t" else number)
-    return columns
+            column.append(t if key == "t" else number)
+    return columns, events
 
 
 def _runs_from_dir(directory: Path) -> list[dict[str, Any]]:
@@ -109,12 +122,15 @@ def plot_profile(profile: str, runs: Iterable[Any], out_dir: Path) -> Path | Non
         for item in items:
             if item["pair"] not in traces:
                 continue
-            columns = read_trace(traces[item["pair"]], item.get("opened_at") or 0.0)
+            columns, events = read_trace(traces[item["pair"]], item.get("opened_at") or 0.0)
             t = columns.get("t", [])
             for key, style in (("cwnd", "-"), ("ssthresh", ":"), ("flight", "--")):
                 if key in columns:
                     values = [v / 1024 for v in columns[key]]
                     cwnd_axis.plot(t, values, style, label=f"{item['pair']} {key}")
+            for ev, marker in (("rtx", "x"), ("t3", "v")):
+                if events.get(ev):
+                    cwnd_axis.plot(events[ev], [0] * len(events[ev]), marker, label=ev)
             for key, style in (("srtt", "-"), ("rto", ":")):
                 if key in columns:
                     values = [v * 1000 if v < 60 else v for v in columns[key]]  # s or ms
