@@ -3,11 +3,13 @@
 Implements RFC 8445 §5.2 (roles, tie-breaker), §6.1.2 (forming, pruning and limiting the
 checklist), §6.1.4 (Ta pacing, triggered-check queue, frozen pairs), §7.2.2 and §7.3
 (sending checks, answering them, peer-reflexive remote candidates, triggered checks),
+§14.3 (check RTO growing with the Waiting and In-Progress pairs, see :mod:`.checklist`),
 §7.2.5 (processing responses, 487 role conflict of §7.2.5.1, source checks of §7.2.5.2.1),
 §7.3.1.1 (role conflicts on requests), §8.1 (regular nomination; a remote ICE-lite peer,
 §2.5, makes us controlling), §9 (ICE restart keeping the selected pair until a new one is
 chosen), §12.1 (sending on a valid pair before nomination); RFC 8838 (trickle: candidates
-before or after credentials, end-of-candidates) and RFC 7675 (consent freshness, via
+before or after credentials, end-of-candidates; §4.4: a candidate whose ``ufrag`` names a
+previous generation is ignored) and RFC 7675 (consent freshness, via
 :mod:`.consent`, always on the selected pair).
 
 Local candidates are the driver's sockets: each pair's local side is a *base* (host
@@ -41,13 +43,13 @@ from .candidate import (
     normalized_candidate,
 )
 from .checklist import (
-    RTO_INITIAL,
     CandidatePair,
     Checklist,
     PairKey,
     PairState,
     StunTransaction,
     TransactionTable,
+    check_rto,
 )
 from .consent import ConsentFreshness
 from .events import IceEvent, IceState, IceStateChanged, SelectedPairChanged
@@ -139,6 +141,7 @@ class IceAgent(InboundChecks):
         self._selected_nominated = False
         self._consent_creds: tuple[str, str, str] | None = None  # remote ufrag, pwd, local
         self._previous_local: tuple[str, str] | None = None
+        self._old_remote_ufrags: deque[str] = deque(maxlen=8)
 
     # ------------------------------------------------------------------ helpers
 
@@ -260,6 +263,9 @@ class IceAgent(InboundChecks):
         ):
             self._log(logging.DEBUG, "ignoring remote candidate %s", candidate.to_sdp())
             return
+        if candidate.ufrag is not None and not self._current_ufrag(candidate.ufrag):
+            self._log(logging.DEBUG, "ignoring previous generation's %s", candidate.to_sdp())
+            return
         candidate = normalized_candidate(candidate)
         address = (candidate.address, candidate.port)
         for index, known in enumerate(self._remote_candidates):
@@ -274,6 +280,14 @@ class IceAgent(InboundChecks):
         for local in self._local_candidates:
             self._checklist.add(local, candidate, self._controlling)
         self._schedule_checks()
+
+    def _current_ufrag(self, ufrag: str) -> bool:
+        """Whether a candidate's ``ufrag`` attribute names the remote generation in use: the
+        current remote ufrag, or, while a restart waits for the new one, any ufrag not of a
+        previous generation (RFC 8838 §4.4, RFC 8839 §5.1)."""
+        if self._remote_ufrag is not None:
+            return ufrag == self._remote_ufrag
+        return ufrag not in self._old_remote_ufrags
 
     def _replace_prflx(self, index: int, candidate: Candidate) -> None:
         """A signalled candidate (e.g. a resolved mDNS name) at a peer-reflexive one's
@@ -434,15 +448,16 @@ class IceAgent(InboundChecks):
         use_candidate = self._controlling and pair.key == self._nominating
         creds = (self._remote_ufrag, self._remote_pwd, self._local_ufrag)
         transaction = self._transaction(creds, pair.key, now, self._generation, use_candidate)
-        transaction.next_at = now + RTO_INITIAL
-        transaction.expires_at = now + 10.0
+        if pair.state is not PairState.SUCCEEDED:
+            pair.state = PairState.IN_PROGRESS
+        transaction.rto = check_rto(self._ta, self._checklist.pending())
+        transaction.next_at = now + transaction.rto
+        transaction.expires_at = now + 10.0 + transaction.rto
         old = self._transactions.get(pair.transaction_id)
         if old is not None:
             old.cancel_retransmissions()
         self._transactions.add(transaction)
         pair.transaction_id = transaction.transaction_id
-        if pair.state is not PairState.SUCCEEDED:
-            pair.state = PairState.IN_PROGRESS
         self._outgoing.append((transaction.data, pair.local_address, pair.remote_address))
         self._last_check_at = now
         if self._checking_since is None and self._selected is None:
@@ -607,6 +622,8 @@ class IceAgent(InboundChecks):
         """Start a new generation: forget the checklist, keep the selected pair."""
         if self._selected is not None and self._previous_local is None:
             self._previous_local = (self._local_ufrag, self._local_pwd)
+        if self._remote_ufrag is not None and self._remote_ufrag not in self._old_remote_ufrags:
+            self._old_remote_ufrags.append(self._remote_ufrag)
         self._generation += 1
         self._transactions.clear()
         self._remote_candidates.clear()

@@ -2,9 +2,13 @@
 
 Implements RFC 8445 §6.1.2.3 (pair priority), §6.1.2.6 (pair states), §6.1.4 (frozen
 pairs unfrozen by foundation), §7.3.1.3 (peer-reflexive remote candidates), §12.1 (which
-valid pair outranks the one in use before nomination) and the retransmission schedule of
-RFC 8489 §6.2.1 with the short ICE budget browsers use (RTO 100 ms doubling, capped, 7
-transmissions).
+valid pair outranks the one in use before nomination) and the retransmission timer of
+§14.3: a check's first RTO is ``max(500 ms, Ta x N x (Waiting + In-Progress pairs))`` with
+N = 1 checklist (:func:`check_rto`), so an agent with many unreachable pairs keeps about
+one request per Ta in flight overall instead of multiplying it. Retransmissions follow
+RFC 8489 §6.2.1 (doubling) with a short ICE budget: the interval is capped at 1 s (or at
+the first RTO, if larger) and a check fails after 6 transmissions without an answer
+(5.5 s with the 500 ms floor, like libwebrtc's ~5 s to give up on a connection).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "PairKey",
     "PairState",
     "StunTransaction",
+    "check_rto",
     "pair_priority",
     "peer_reflexive",
 ]
@@ -32,10 +37,16 @@ __all__ = [
 PairKey = tuple[Address, Address]
 """(local base address, remote address)."""
 
-RTO_INITIAL = 0.1
-RTO_MAX = 0.3
-MAX_TRANSMISSIONS = 7
-"""A check is sent at 0, .1, .3, .6, .9, 1.2, 1.5 s and fails at 1.8 s without answer."""
+RTO_INITIAL = 0.5
+"""RFC 8445 §14.3: the floor of a connectivity check's RTO."""
+RTO_MAX = 1.0
+MAX_TRANSMISSIONS = 6
+"""With the floor RTO a check goes at 0, .5, 1.5, 2.5, 3.5, 4.5 s and fails at 5.5 s."""
+
+
+def check_rto(ta: float, pending: int) -> float:
+    """RFC 8445 §14.3: ``max(500 ms, Ta x N x (Num-Waiting + Num-In-Progress))``, N = 1."""
+    return max(RTO_INITIAL, ta * pending)
 
 
 class PairState(enum.Enum):
@@ -207,6 +218,11 @@ class Checklist:
                 return max(ready, key=lambda p: p.priority)
         return None
 
+    def pending(self) -> int:
+        """Pairs Waiting or In-Progress (the RTO of §14.3 grows with them)."""
+        busy = (PairState.WAITING, PairState.IN_PROGRESS)
+        return sum(1 for p in self.pairs.values() if p.state in busy)
+
     def has_unchecked(self) -> bool:
         idle = (PairState.WAITING, PairState.FROZEN)
         return any(p.state in idle for p in self.pairs.values())
@@ -300,7 +316,7 @@ class TransactionTable:
                 timed_out.append(transaction)
                 continue
             transaction.transmissions += 1
-            transaction.rto = min(transaction.rto * 2, RTO_MAX)
+            transaction.rto = min(transaction.rto * 2, max(RTO_MAX, transaction.rto))
             transaction.next_at = now + transaction.rto
             resend.append(transaction)
         return resend, timed_out

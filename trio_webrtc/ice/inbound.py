@@ -4,7 +4,9 @@ Implements RFC 8445 §7.3 (answering checks: §7.3.1.1 role conflicts, §7.3.1.3
 remote candidates, §7.3.1.4 triggered checks, §7.3.1.5 nomination by USE-CANDIDATE on the
 controlled side), §7.2.5 (processing responses: §7.2.5.1 487 Role Conflict, §7.2.5.2.1
 source and destination checks, §7.2.5.3.1-§7.2.5.3.3 valid pairs and unfreezing),
-RFC 8489 §9.2.4/§9.1.3 (400/401 answers) and consent responses (RFC 7675 §5.1).
+RFC 8489 §9.2.4/§9.1.3 (400/401 answers), §6.3.1.1 (420 for a request with unknown
+comprehension-required attributes), §6.3.3/§6.3.4 (a response carrying them fails its
+check) and consent responses (RFC 7675 §5.1).
 
 :class:`InboundChecks` is one base of :class:`~trio_webrtc.ice.agent.IceAgent`, which owns
 and initialises all the state used here.
@@ -27,6 +29,10 @@ from .stun import Address
 __all__ = ["MAX_REMOTE_CANDIDATES", "InboundChecks"]
 
 MAX_REMOTE_CANDIDATES = 1000
+
+
+def _hex(types: tuple[int, ...]) -> str:
+    return ", ".join(f"0x{t:04x}" for t in types)
 
 
 class InboundChecks:
@@ -106,8 +112,9 @@ class InboundChecks:
         *,
         error: int | None = None,
         key: bytes | None = None,
+        unknown: tuple[int, ...] = (),
     ) -> None:
-        data = binding_response(request.transaction_id, remote, error, key)
+        data = binding_response(request.transaction_id, remote, error, key, unknown)
         self._outgoing.append((data, local, remote))
 
     def _handle_request(
@@ -131,6 +138,11 @@ class InboundChecks:
         if not stun.verify_integrity(data, key):
             self._log(logging.DEBUG, "bad MESSAGE-INTEGRITY from %s", remote)
             self._respond(message, local, remote, error=401)
+            return
+        unknown = stun.unknown_comprehension_required(message)
+        if unknown:  # RFC 8489 §6.3: checked once authenticated; §6.3.1.1: 420
+            self._log(logging.DEBUG, "unknown attributes %s from %s", _hex(unknown), remote)
+            self._respond(message, local, remote, error=420, key=key, unknown=unknown)
             return
         if current and self._remote_ufrag is not None and theirs != self._remote_ufrag:
             if self._consent_creds is None or theirs != self._consent_creds[0]:
@@ -205,6 +217,10 @@ class InboundChecks:
         self._transactions.pop(tid)
         self._consent_transactions.pop(tid)
         success = message.message_class is stun.MessageClass.SUCCESS
+        unknown = stun.unknown_comprehension_required(message)
+        if unknown:  # RFC 8489 §6.3.3, §6.3.4: discarded, the transaction failed
+            self._log(logging.DEBUG, "response with unknown attributes %s", _hex(unknown))
+            success = False
         if success and transaction.pair_key == self._selected:
             self._consent_response(now)
         if transaction.consent or transaction.generation != self._generation:
@@ -215,7 +231,7 @@ class InboundChecks:
         if pair.transaction_id == tid:
             pair.transaction_id = None
         if not success:
-            error = message.error_code
+            error = None if unknown else message.error_code
             if error is not None and error.code == 487:
                 if transaction.controlling == self._controlling:
                     self._switch_role(not self._controlling)

@@ -4,7 +4,8 @@ Implements RFC 8445 §5.1.1.2 (a Binding request from every host base to every S
 server; the XOR-MAPPED-ADDRESS of the answer is a server-reflexive candidate whose base,
 the related address, is the host base), §5.1.3 (a server-reflexive candidate equal to its
 base, as on loopback or without NAT, is redundant and not reported) and RFC 8489 §6.2.1
-(retransmissions over UDP: RTO 500 ms doubling, at most 7 requests, then 16·RTO), with the
+(retransmissions over UDP: RTO 500 ms doubling, at most 7 requests, then 16·RTO), §6.3.3
+(a success response with unknown comprehension-required attributes is discarded), with the
 whole phase bounded by ``deadline`` seconds from :meth:`SrflxGatherer.start`.
 
 The owner routes STUN responses from server addresses to :meth:`receive_datagram` (it
@@ -142,6 +143,15 @@ class SrflxGatherer:
                 "STUN server %s:%d refused Binding: %s",
                 *query.server,
                 f"{error.code} {error.reason}" if error else "no ERROR-CODE",
+            )
+            return True
+        unknown = stun.unknown_comprehension_required(message)
+        if unknown:  # RFC 8489 §6.3.3: discarded, the transaction failed
+            self._log(
+                logging.WARNING,
+                "STUN server %s:%d answered with unknown attributes %s",
+                *query.server,
+                ", ".join(f"0x{t:04x}" for t in unknown),
             )
             return True
         mapped = message.get_address(stun.XOR_MAPPED_ADDRESS) or message.get_address(

@@ -3,8 +3,9 @@
 Implements RFC 8489 §5 (message structure), §6 (header, magic cookie), §14 (attributes:
 MAPPED-ADDRESS, XOR-MAPPED-ADDRESS, USERNAME, MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256,
 FINGERPRINT, ERROR-CODE, REALM, NONCE, UNKNOWN-ATTRIBUTES, SOFTWARE, ALTERNATE-SERVER),
-§9.2.2 (long-term key = MD5(username ":" realm ":" password), without OpaqueString
-preparation); RFC 8445 §16.1 (PRIORITY, USE-CANDIDATE, ICE-CONTROLLED, ICE-CONTROLLING);
+§9.2.2 (long-term key = MD5(username ":" realm ":" password), realm and password prepared
+with the OpaqueString profile of RFC 8265 §4.2), §6.3.1.1/§6.3.3 (which comprehension-required
+attributes are unknown); RFC 8445 §16.1 (PRIORITY, USE-CANDIDATE, ICE-CONTROLLED, ICE-CONTROLLING);
 RFC 8656 §18 (CHANNEL-NUMBER, LIFETIME, XOR-PEER-ADDRESS, DATA, XOR-RELAYED-ADDRESS,
 REQUESTED-TRANSPORT) and the TURN methods of §17; RFC 7983 §7 (demultiplexing test).
 
@@ -22,6 +23,7 @@ import ipaddress
 import random
 import secrets
 import struct
+import unicodedata
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,8 +63,10 @@ __all__ = [
     "encode",
     "is_stun",
     "long_term_key",
+    "opaque_string",
     "parse_message",
     "random_transaction_id",
+    "unknown_comprehension_required",
     "verify_fingerprint",
     "verify_integrity",
 ]
@@ -156,6 +160,7 @@ _KINDS: dict[int, int] = {
     CHANNEL_NUMBER: _CHANNEL,
 }
 # MESSAGE-INTEGRITY(-SHA256), DATA and every unknown attribute are raw bytes.
+_UNDERSTOOD = frozenset(_KINDS) | {MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256, DATA}
 
 _TEXT_LIMIT = 763  # RFC 8489 §14.3/14.9/14.10/14.14: at most 763 octets (513 for USERNAME).
 
@@ -228,9 +233,84 @@ class Message:
         return value if isinstance(value, ErrorCode) else None
 
 
+def unknown_comprehension_required(message: Message) -> tuple[int, ...]:
+    """The comprehension-required attribute types (below 0x8000) of ``message`` that this
+    codec does not understand, each once, in wire order (RFC 8489 §14, §6.3.1.1: a request
+    carrying any is answered 420 with them in UNKNOWN-ATTRIBUTES; §6.3.3/§6.3.4: a response
+    carrying any is discarded and its transaction fails). Browsers' own extensions (e.g.
+    libwebrtc's GOOG-* and DTLS-in-STUN attributes, 0xC057-0xC071) are all
+    comprehension-optional and never count."""
+    unknown: list[int] = []
+    for attr_type, _ in message.attributes:
+        if attr_type < 0x8000 and attr_type not in _UNDERSTOOD and attr_type not in unknown:
+            unknown.append(attr_type)
+    return tuple(unknown)
+
+
+# PRECIS FreeformClass (RFC 8264 §9): general categories that are never valid, and
+# code points disallowed beyond them (old Hangul jamo, default-ignorable code points).
+_DISALLOWED_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+_DISALLOWED_RANGES = (
+    (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER
+    (0x1100, 0x11FF),  # Hangul Jamo (conjoining, RFC 5892 OldHangulJamo)
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),  # Mongolian variation selectors
+    (0x3164, 0x3164),  # HANGUL FILLER
+    (0xA960, 0xA97F),  # Hangul Jamo Extended-A
+    (0xD7B0, 0xD7FF),  # Hangul Jamo Extended-B
+    (0xFDD0, 0xFDEF),  # noncharacters
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER
+    (0xE0000, 0xE0FFF),  # tags and variation selectors supplement
+)
+_JOIN_CONTROLS = ("\u200c", "\u200d")
+_VIRAMA = 9  # canonical combining class of a virama (RFC 5892 Appendix A.1/A.2)
+
+
+def opaque_string(value: str, what: str = "password") -> str:
+    """Prepare ``value`` with the PRECIS OpaqueString profile (RFC 8265 §4.2).
+
+    Non-ASCII spaces (Zs) become U+0020, the result is NFC-normalised (no width or case
+    mapping), and it must be non-empty and made only of FreeformClass code points (RFC
+    8264 §9): controls, format characters other than a ZWJ/ZWNJ after a virama (the
+    CONTEXTJ rule), private-use, surrogates, unassigned and noncharacters, line and
+    paragraph separators, old Hangul jamo and default-ignorable code points are refused
+    with ``ValueError`` naming the code point.
+    """
+    mapped = "".join(" " if unicodedata.category(c) == "Zs" else c for c in value)
+    prepared = unicodedata.normalize("NFC", mapped)
+    if not prepared:
+        raise ValueError(f"{what} must not be empty (RFC 8265 §4.2)")
+    for index, char in enumerate(prepared):
+        if not _freeform(prepared, index):
+            name = unicodedata.name(char, "unnamed")
+            raise ValueError(
+                f"{what} contains U+{ord(char):04X} {name}, not allowed by OpaqueString"
+                " (RFC 8265 §4.2)"
+            )
+    return prepared
+
+
+def _freeform(text: str, index: int) -> bool:
+    """Whether ``text[index]`` is valid in the PRECIS FreeformClass (RFC 8264 §9)."""
+    char = text[index]
+    if char in _JOIN_CONTROLS:  # CONTEXTJ: only after a virama
+        return index > 0 and unicodedata.combining(text[index - 1]) == _VIRAMA
+    point = ord(char)
+    if (point & 0xFFFE) == 0xFFFE or unicodedata.category(char) in _DISALLOWED_CATEGORIES:
+        return False
+    return not any(low <= point <= high for low, high in _DISALLOWED_RANGES)
+
+
 def long_term_key(username: str, realm: str, password: str) -> bytes:
-    """Long-term credential key (RFC 8489 §9.2.2): MD5(username:realm:password)."""
-    return hashlib.md5(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).digest()
+    """Long-term credential key (RFC 8489 §9.2.2):
+    ``MD5(username ":" OpaqueString(realm) ":" OpaqueString(password))``.
+
+    Raises ``ValueError`` when the realm or password holds a code point OpaqueString
+    refuses (see :func:`opaque_string`).
+    """
+    prepared = f"{username}:{opaque_string(realm, 'realm')}:{opaque_string(password)}"
+    return hashlib.md5(prepared.encode(), usedforsecurity=False).digest()
 
 
 def is_stun(data: bytes) -> bool:
