@@ -26,7 +26,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509 import Certificate as X509Certificate
 from cryptography.x509.oid import NameOID
 
-__all__ = ["SUPPORTED_FINGERPRINT_ALGORITHMS", "Certificate", "fingerprint_of_der"]
+__all__ = [
+    "SUPPORTED_FINGERPRINT_ALGORITHMS",
+    "Certificate",
+    "fingerprint_of_der",
+    "fingerprint_strength",
+]
 
 KeyType = Literal["ecdsa-p256", "rsa-2048"]
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -52,6 +57,12 @@ def _hashlib_name(algorithm: str) -> str:
     if name.startswith("sha") and "sha-" + name[3:] in SUPPORTED_FINGERPRINT_ALGORITHMS:
         return SUPPORTED_FINGERPRINT_ALGORITHMS["sha-" + name[3:]]
     raise ValueError(f"unsupported fingerprint hash algorithm {algorithm!r}")
+
+
+def fingerprint_strength(algorithm: str) -> int:
+    """The digest size in bytes of a fingerprint hash (``sha-256`` -> 32), which ranks hash
+    functions for RFC 8122 §5; ValueError if unsupported."""
+    return hashlib.new(_hashlib_name(algorithm)).digest_size
 
 
 def fingerprint_of_der(der: bytes, algorithm: str = "sha-256") -> str:

@@ -7,8 +7,9 @@ Implements:
   virtual time, see "Retransmission" below — and §4.2.3 handshake message fragmentation
   to the path MTU (by OpenSSL, ``set_ciphertext_mtu``).
 * RFC 8842 §5 — the DTLS role comes from SDP ``a=setup`` (``is_client``), and the peer
-  certificate is authenticated only by the ``a=fingerprint`` values (RFC 8122 §5): self-
-  signed certificates are accepted; a certificate matching no fingerprint fails the
+  certificate is authenticated only by the ``a=fingerprint`` values of the strongest hash
+  function offered (RFC 8122 §5; weaker ones are ignored, a match there counts for
+  nothing): self-signed certificates are accepted; a certificate matching none fails the
   transport with a fatal alert (OpenSSL picks ``unknown_ca``).
 * RFC 5764 §4.1.2 ``use_srtp`` negotiation and §4.2 keying material, via the RFC 5705
   exporter (:meth:`DtlsTransport.export_keying_material`, label ``EXTRACTOR-dtls_srtp``).
@@ -51,7 +52,7 @@ from ..errors import (
     LocalProtocolError,
     MessageTooLargeError,
 )
-from .certificate import Certificate, fingerprint_of_der
+from .certificate import Certificate, fingerprint_of_der, fingerprint_strength
 from .records import (
     CONTENT_ALERT,
     CONTENT_APPLICATION_DATA,
@@ -183,14 +184,18 @@ class _FingerprintVerifier:
 
 
 def _normalize_fingerprints(fingerprints: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    usable: list[tuple[str, str]] = []
+    """The fingerprints of the strongest hash function offered (RFC 8122 §5: with several
+    ``a=fingerprint`` attributes the verifier uses the strongest hash it supports; several
+    values of that hash, e.g. for several certificates, may each match)."""
+    usable: list[tuple[int, str, str]] = []
     for algorithm, value in fingerprints:
         try:
-            fingerprint_of_der(b"", algorithm)
+            strength = fingerprint_strength(algorithm)
         except ValueError:
             continue  # a peer may list several (RFC 8842 §5); skip hashes we lack
-        usable.append((algorithm.strip().lower(), value.strip().upper()))
-    return usable
+        usable.append((strength, algorithm.strip().lower(), value.strip().upper()))
+    strongest = max((strength for strength, _, _ in usable), default=0)
+    return [(algorithm, value) for strength, algorithm, value in usable if strength == strongest]
 
 
 def _describe(exc: SSL.Error) -> str:
