@@ -119,6 +119,7 @@ class WebRTCDataChannel(GodotObject):
         self._was_string = False
         self._packet_error = Error.OK
         self._closed_locally = False
+        self._busy = False  # an ERR_BUSY episode is under way (logged once)
 
     def _log_prefix(self) -> str:
         return self._session.name
@@ -236,8 +237,13 @@ class WebRTCDataChannel(GodotObject):
             session.core.send(self._info.key, data, trio.current_time())
         except Exception as exc:
             error = error_for(exc)
-            self._log(logging.WARNING, "put_packet failed (%s): %s", error.name, exc)
+            if error is not Error.ERR_BUSY:
+                self._log(logging.WARNING, "put_packet failed (%s): %s", error.name, exc)
+            elif not self._busy:  # backpressure: once per episode, until a put succeeds
+                self._busy = True
+                self._log(logging.DEBUG, "put_packet: ERR_BUSY (%s)", exc)
             return error
+        self._busy = False
         session.flush()
         return Error.OK
 
