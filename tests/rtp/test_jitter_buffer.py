@@ -349,3 +349,40 @@ def test_sender_sequence_restart_is_followed_after_two_packets() -> None:
     assert events[0] == KeyframeRequest("sequence numbers restarted")
     # 100 itself was lost in the restart, so the frame cannot complete; the next one does.
     assert frames(feed(jb, src.frame(True), 0.4)) == [(103, 105, True)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["vp8", "h264", "opus"]),
+    st.lists(
+        st.tuples(
+            st.integers(0, 65535),  # sequence number (small steps below, or anything)
+            st.integers(0, 3),  # timestamp step
+            st.booleans(),  # marker
+            st.binary(max_size=12),  # payload
+            st.floats(0, 0.3),  # time step
+        ),
+        max_size=80,
+    ),
+)
+def test_fuzz_arbitrary_packets_never_raise_and_stay_bounded(
+    kind: str, steps: list[tuple[int, int, bool, bytes, float]]
+) -> None:
+    fmt = {"vp8": Vp8PayloadFormat(), "h264": H264PayloadFormat(), "opus": OpusPayloadFormat()}
+    jb = JitterBuffer(fmt[kind], max_packets=16, max_nack_list=8, max_nack_retries=3)
+    now = 0.0
+    seq = 0
+    ts = 0
+    for raw_seq, ts_step, marker, payload, dt in steps:
+        seq = (seq + raw_seq % 7 - 2) & 0xFFFF if raw_seq % 11 else raw_seq
+        ts = (ts + ts_step * 3000) & 0xFFFFFFFF
+        now += dt
+        timer = jb.get_timer()
+        if timer is not None and timer <= now:
+            jb.handle_timer(now)
+        jb.receive(RtpPacket(96, seq, ts, 1, payload, marker=marker), now)
+        assert jb.stats().buffered_packets <= 16
+        assert len(jb.missing) <= 8
+        timer = jb.get_timer()
+        assert timer is None or timer > now
+        drain(jb)

@@ -8,11 +8,19 @@ import pytest
 from trio_webrtc.errors import LocalProtocolError
 from trio_webrtc.rtp.codecs import OpusPayloadFormat
 from trio_webrtc.rtp.packet import RtpPacket
-from trio_webrtc.rtp.rtcp import GenericNack, ReceiverReport, parse_rtcp
+from trio_webrtc.rtp.rtcp import (
+    GenericNack,
+    ReceiverReport,
+    SenderReport,
+    SourceDescription,
+    encode_rtcp,
+    parse_rtcp,
+)
 from trio_webrtc.rtp.stream import (
     ReceiveStream,
     SendStream,
     SendStreamStats,
+    compound_report,
     ntp_compact,
     ntp_timestamp,
 )
@@ -131,3 +139,22 @@ def test_packetize_marker_rules_and_nack_routing() -> None:
         SendStream(7, 96, Vp8PayloadFormat(), mtu=30).packetize(b"x", 0)
     with pytest.raises(ValueError):
         ReceiveStream(1, 0)
+
+
+def test_compound_report_sr_or_rr_then_cname() -> None:
+    receivers = [ReceiveStream(ssrc, 90000) for ssrc in range(40)]
+    for rx in receivers:
+        rx.receive(_pkt(1), 0.0)
+    packets = compound_report(ssrc=9, cname="me", now=1.0, wallclock=1e9, receivers=receivers)
+    assert [type(p).__name__ for p in packets] == [
+        "ReceiverReport",
+        "ReceiverReport",
+        "SourceDescription",
+    ]
+    assert [len(p.reports) for p in packets[:2]] == [31, 9]  # type: ignore[union-attr]
+    wire = encode_rtcp(packets)
+    assert parse_rtcp(wire) == packets
+    tx = SendStream(5, 96, Vp8PayloadFormat())
+    sr, sdes = compound_report(ssrc=9, cname="me", now=1.0, wallclock=1e9, sender=tx)
+    assert isinstance(sr, SenderReport) and sr.ssrc == 5 and sr.reports == ()
+    assert isinstance(sdes, SourceDescription) and sdes.chunks[0].ssrc == 5

@@ -42,7 +42,13 @@ from .rtcp import (
     is_rtcp,
     parse_rtcp,
 )
-from .stream import ReceiveStream, ReceiveStreamStats, SendStream, SendStreamStats
+from .stream import (
+    ReceiveStream,
+    ReceiveStreamStats,
+    SendStream,
+    SendStreamStats,
+    compound_report,
+)
 from .vp8 import Vp8PayloadDescriptor, Vp8PayloadFormat
 
 __all__ = [
@@ -77,6 +83,7 @@ __all__ = [
     "Unwrapper",
     "Vp8PayloadDescriptor",
     "Vp8PayloadFormat",
+    "compound_report",
     "encode_rtcp",
     "is_rtcp",
     "parse_rtcp",

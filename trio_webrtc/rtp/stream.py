@@ -9,7 +9,8 @@ timestamp units, smoothed by 1/16), §6.4.1 (report blocks: extended highest seq
 number, LSR as the middle 32 bits of the last SR's NTP timestamp and DLSR in 1/65536 s;
 the SR's sender info with packet and payload-octet counts and an RTP timestamp
 extrapolated to the report's time) and the round-trip time of §6.4.1 (A - LSR - DLSR),
-taken against the time we sent the SR rather than a wall clock.
+taken against the time we sent the SR rather than a wall clock, and the compound packet
+of §6.1 (an SR or RR first, further RRs for more than 31 sources, then SDES CNAME).
 
 Sans-I/O: ``now`` is the caller's monotonic time, ``wallclock`` Unix time (only used to
 write NTP timestamps into SRs).
@@ -18,19 +19,28 @@ write NTP timestamps into SRs).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import LocalProtocolError
 from .codecs import PayloadFormat
 from .packet import RtpPacket, seq_distance
 from .retransmit import RetransmissionBuffer
-from .rtcp import GenericNack, ReportBlock, SenderReport
+from .rtcp import (
+    GenericNack,
+    ReceiverReport,
+    ReportBlock,
+    RtcpPacket,
+    SenderReport,
+    SourceDescription,
+)
 
 __all__ = [
     "ReceiveStream",
     "ReceiveStreamStats",
     "SendStream",
     "SendStreamStats",
+    "compound_report",
     "ntp_compact",
     "ntp_timestamp",
 ]
@@ -339,3 +349,31 @@ class SendStream:
             remote_fraction_lost=remote.fraction_lost / 256 if remote else 0.0,
             remote_jitter=remote.jitter / self.clock_rate if remote else 0.0,
         )
+
+
+def compound_report(
+    *,
+    ssrc: int,
+    cname: str,
+    now: float,
+    wallclock: float,
+    sender: SendStream | None = None,
+    receivers: Sequence[ReceiveStream] = (),
+) -> list[RtcpPacket]:
+    """A full compound RTCP report (RFC 3550 §6.1): SR (if ``sender``) or RR, then SDES.
+
+    ``ssrc`` is ours when we do not send (the RR's sender SSRC); with a ``sender`` its
+    SSRC is used. Report blocks beyond 31 go into additional RRs (RFC 3550 §6.4.2).
+    """
+    blocks = [b for b in (r.report_block(now) for r in receivers) if b is not None]
+    first_blocks, rest = tuple(blocks[:31]), blocks[31:]
+    own = sender.ssrc if sender is not None else ssrc
+    packets: list[RtcpPacket] = [
+        sender.sender_report(now, wallclock, first_blocks)
+        if sender is not None
+        else ReceiverReport(own, first_blocks)
+    ]
+    for i in range(0, len(rest), 31):
+        packets.append(ReceiverReport(own, tuple(rest[i : i + 31])))
+    packets.append(SourceDescription.cname(own, cname))
+    return packets
