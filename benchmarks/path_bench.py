@@ -292,7 +292,8 @@ async def run_pair(
             value = str(message.get("candidate") or "")
             if path is None:
                 parts = value.removeprefix("a=").split()
-                keep = not value or (parts[2:3] == ["udp"] and parts[4:5] == ["127.0.0.1"])
+                udp = [p.lower() for p in parts[2:3]] == ["udp"]
+                keep = not value or (udp and parts[4:5] == ["127.0.0.1"])
                 return message if keep else None
             rewritten = path.rewrite_candidate(side, value)
             return None if rewritten is None else {**message, "candidate": rewritten}
@@ -331,7 +332,7 @@ async def run_pair(
             while True:
                 await trio.sleep(0.5)
                 if time.monotonic() - last_progress[0] > stall:
-                    run.status = "stalled"
+                    run.status = "stalled" if run.samples else "no connection"
                     finished.set()
 
         async with trio.open_nursery() as nursery:
@@ -501,7 +502,7 @@ def main() -> None:
     print(table(runs, args.profiles, args.pairs))
     print()
     print(describe_profiles(args.profiles))
-    failed = [r for r in runs if r.status not in ("ok", "unavailable", "timeout", "stalled")]
+    failed = [r for r in runs if r.status in ("corrupt", "error", "no sender report")]
     sys.exit(1 if failed else 0)
 
 
