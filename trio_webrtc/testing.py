@@ -8,6 +8,14 @@
   same impairments, under trio's clock: with ``trio.testing.MockClock(autojump_threshold=0)``
   a 30-second consent timeout takes milliseconds. Pass it as ``PeerConnection(...,
   network=net)``; nothing leaves the process.
+* :class:`PathProfile` models one direction of a real path for both: a one-way delay, a
+  bottleneck of ``rate`` bit/s behind a drop-tail queue of ``queue`` bytes, random loss
+  and jitter (without reordering unless asked), all seeded. ``PathProfile.named("wan")``
+  gives the profiles of issue 12 (``lan``, ``bottleneck``, ``wan``, ``wan-lossy``,
+  ``mobile``, ``far``), the same model as ``benchmarks/pathemu.py`` applies in real time.
+  Pass one wherever a :class:`LinkConditions` goes (``VirtualLink(a, b, profile)``,
+  ``MemoryNetwork(profile)``); :meth:`VirtualLink.dumbbell` shares one bottleneck per
+  direction between several endpoint pairs.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import heapq
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import trio
@@ -27,6 +35,9 @@ __all__ = [
     "LinkConditions",
     "MemoryNetwork",
     "MemorySocket",
+    "PathDirection",
+    "PathProfile",
+    "PathStats",
     "VirtualLink",
 ]
 
@@ -62,9 +73,135 @@ class LinkConditions:
     bandwidth: float | None = None
 
 
+@dataclass(frozen=True)
+class PathProfile:
+    """One direction of a network path, as ``benchmarks/pathemu.py`` models it.
+
+    Applied to each datagram in order: random ``loss`` (before the bottleneck: a lost
+    datagram takes no capacity); a bottleneck serializing the datagram plus ``header``
+    bytes (IPv4 + UDP) at ``rate`` bit/s behind a drop-tail queue of ``queue`` bytes (the
+    backlog, the datagram in service included, must stay within it or the datagram is
+    dropped; ``None``: no limit); then ``delay`` seconds, each datagram's drawn uniformly
+    in ``delay ± jitter`` and, unless ``reorder`` is set, never leaving before the one
+    ahead of it. A slow reader's socket buffer is the same model: ``rate`` its reading
+    speed, ``queue`` its ``SO_RCVBUF``.
+    """
+
+    delay: float = 0.0
+    rate: float | None = None
+    queue: int | None = None
+    loss: float = 0.0
+    jitter: float = 0.0
+    reorder: bool = False
+    header: int = 28
+
+    @classmethod
+    def named(cls, name: str) -> PathProfile:
+        """A profile of issue 12 by name (see :data:`PATH_PROFILES`)."""
+        try:
+            return PATH_PROFILES[name]
+        except KeyError:
+            known = ", ".join(PATH_PROFILES)
+            raise ValueError(f"unknown path profile {name!r} (known: {known})") from None
+
+    def replace(self, **changes: object) -> PathProfile:
+        """A copy with some fields changed: ``PathProfile.named("wan").replace(loss=0.02)``."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def bytes_per_second(self) -> float | None:
+        return None if self.rate is None else self.rate / 8
+
+    def bdp(self, size: int = 1200) -> float:
+        """Bytes in flight that fill this direction and an equal return path: rate x 2 x
+        delay, in ``size``-byte datagrams' payload (``header`` excluded); inf unshaped."""
+        if self.rate is None:
+            return math.inf
+        return self.rate / 8 * 2 * self.delay * size / (size + self.header)
+
+
+_WAN = PathProfile(delay=0.025, rate=100e6, queue=625_000)
+PATH_PROFILES: dict[str, PathProfile] = {
+    "lan": PathProfile(),
+    "bottleneck": PathProfile(rate=50e6, queue=64 << 10),
+    "wan": _WAN,
+    "wan-lossy": replace(_WAN, loss=0.01),
+    "mobile": PathProfile(delay=0.040, rate=20e6, queue=128 << 10, loss=0.02, jitter=0.005),
+    "far": PathProfile(delay=0.100, rate=50e6, queue=1_250_000),
+}
+"""The profiles of issue 12's table, each direction alike."""
+
+
+@dataclass
+class PathStats:
+    """What one direction did to the datagrams it was given."""
+
+    packets: int = 0
+    bytes: int = 0
+    lost: int = 0  # random loss
+    dropped: int = 0  # drop-tail: the queue was full
+    delivered: int = 0
+    max_backlog: int = 0  # bytes, the deepest the bottleneck queue got (header included)
+    drop_times: list[float] = field(default_factory=list)  # when each queue drop happened
+
+
+class PathDirection:
+    """The state of one direction of a :class:`PathProfile`: :meth:`admit` decides a
+    datagram's fate and arrival time. Seeded; the same traffic, the same drops."""
+
+    def __init__(self, profile: PathProfile, rng: random.Random) -> None:
+        self.profile = profile
+        self.rng = rng
+        self.stats = PathStats()
+        self._busy_until = 0.0  # when the bottleneck finishes serializing its backlog
+        self._last_release = 0.0
+
+    def backlog(self, now: float) -> int:
+        """Bytes (headers included) waiting for or in the bottleneck at ``now``."""
+        rate = self.profile.rate
+        if not rate or self._busy_until <= now:
+            return 0
+        return int((self._busy_until - now) * rate / 8)
+
+    def admit(self, now: float, size: int) -> float | None:
+        """Take a datagram of ``size`` bytes at ``now``: its arrival time, or None (lost)."""
+        profile, stats = self.profile, self.stats
+        stats.packets += 1
+        stats.bytes += size
+        if profile.loss and self.rng.random() < profile.loss:
+            stats.lost += 1
+            return None
+        depart = now
+        rate = profile.rate
+        if rate:
+            start = self._busy_until if self._busy_until > now else now
+            backlog = int((start - now) * rate / 8)
+            wire = size + profile.header
+            if profile.queue is not None and backlog + wire > profile.queue:
+                stats.dropped += 1
+                stats.drop_times.append(now)
+                return None
+            stats.max_backlog = max(stats.max_backlog, backlog + wire)
+            depart = self._busy_until = start + wire * 8 / rate
+        release = depart + profile.delay
+        if profile.jitter:
+            release += self.rng.uniform(-profile.jitter, profile.jitter)
+        release = max(release, now)
+        if not profile.reorder:
+            release = max(release, self._last_release)
+            self._last_release = release
+        stats.delivered += 1
+        return release
+
+
+Conditions = LinkConditions | PathProfile
+
+
 @dataclass
 class _Side:
     endpoint: DatagramEndpoint
+    target: int  # index of the endpoint it sends to
+    direction: int  # 0: a→b, 1: b→a
     wire_free_at: float = 0.0
     sent: int = 0
     dropped: int = 0
@@ -75,23 +212,63 @@ class VirtualLink:
 
     ``run(until)`` shuttles datagrams and fires timers until ``until()`` is true, and
     returns the virtual time then. ``blackout(start, end)`` drops everything in that
-    window, both ways. ``a_to_b``/``b_to_a`` conditions may differ.
+    window, both ways. ``a_to_b``/``b_to_a`` conditions may differ; each may be a
+    :class:`LinkConditions` or a :class:`PathProfile` (then ``paths[0]``/``paths[1]`` hold
+    its state and statistics). :meth:`dumbbell` joins several pairs through one shared
+    path per direction.
     """
 
     def __init__(
         self,
         a: DatagramEndpoint,
         b: DatagramEndpoint,
-        conditions: LinkConditions | None = None,
+        conditions: Conditions | None = None,
         *,
-        b_to_a: LinkConditions | None = None,
+        b_to_a: Conditions | None = None,
         seed: int = 0,
         now: float = 0.0,
     ) -> None:
+        self._setup([(a, b)], conditions, b_to_a, seed, now)
+
+    @classmethod
+    def dumbbell(
+        cls,
+        pairs: list[tuple[DatagramEndpoint, DatagramEndpoint]],
+        conditions: Conditions | None = None,
+        *,
+        b_to_a: Conditions | None = None,
+        seed: int = 0,
+        now: float = 0.0,
+    ) -> VirtualLink:
+        """Several ``(a, b)`` pairs, every a→b datagram through one path (one bottleneck
+        queue), every b→a through the other: flows competing for a link."""
+        link = cls.__new__(cls)
+        link._setup(pairs, conditions, b_to_a, seed, now)
+        return link
+
+    def _setup(
+        self,
+        pairs: list[tuple[DatagramEndpoint, DatagramEndpoint]],
+        conditions: Conditions | None,
+        b_to_a: Conditions | None,
+        seed: int,
+        now: float,
+    ) -> None:
         self.now = now
-        self._sides = (_Side(a), _Side(b))
+        sides: list[_Side] = []
+        for a, b in pairs:
+            index = len(sides)
+            sides.append(_Side(a, index + 1, 0))
+            sides.append(_Side(b, index, 1))
+        self._sides = sides
         forward = conditions or LinkConditions()
         self._conditions = (forward, b_to_a or forward)
+        self.paths: tuple[PathDirection | None, PathDirection | None] = tuple(  # type: ignore[assignment]
+            PathDirection(c, random.Random(f"path:{seed}:{i}"))
+            if isinstance(c, PathProfile)
+            else None
+            for i, c in enumerate(self._conditions)
+        )
         self._rng = random.Random(seed)
         self._in_flight: list[tuple[float, int, int, bytes]] = []
         self._sequence = 0
@@ -115,8 +292,23 @@ class VirtualLink:
 
     def _transmit(self, source: int) -> None:
         side = self._sides[source]
-        conditions = self._conditions[source]
-        for datagram in side.endpoint.datagrams_to_send(self.now):
+        datagrams = side.endpoint.datagrams_to_send(self.now)
+        if not datagrams:
+            return
+        path = self.paths[side.direction]
+        if path is not None:
+            for datagram in datagrams:
+                side.sent += 1
+                arrival = None if self._in_blackout() else path.admit(self.now, len(datagram))
+                if arrival is None:
+                    side.dropped += 1
+                    continue
+                self._sequence += 1
+                heapq.heappush(self._in_flight, (arrival, self._sequence, side.target, datagram))
+            return
+        conditions = self._conditions[side.direction]
+        assert isinstance(conditions, LinkConditions)
+        for datagram in datagrams:
             side.sent += 1
             if (
                 self._in_blackout()
@@ -135,13 +327,14 @@ class VirtualLink:
                 if self._rng.random() < conditions.reorder:
                     arrival += conditions.reorder_delay
                 self._sequence += 1
-                heapq.heappush(self._in_flight, (arrival, self._sequence, 1 - source, datagram))
+                heapq.heappush(self._in_flight, (arrival, self._sequence, side.target, datagram))
 
     def step(self) -> bool:
         """Transmit, then advance to the next delivery or timer. False when idle."""
-        self._transmit(0)
-        self._transmit(1)
-        deadlines = [t for t in (s.endpoint.get_timer() for s in self._sides) if t is not None]
+        sides = self._sides
+        for index in range(len(sides)):
+            self._transmit(index)
+        deadlines = [t for t in (s.endpoint.get_timer() for s in sides) if t is not None]
         if self._in_flight:
             deadlines.append(self._in_flight[0][0])
         if not deadlines:
@@ -150,8 +343,8 @@ class VirtualLink:
         while self._in_flight and self._in_flight[0][0] <= self.now:
             _, _, target, datagram = heapq.heappop(self._in_flight)
             self.delivered += 1
-            self._sides[target].endpoint.receive_datagram(datagram, self.now)
-        for side in self._sides:
+            sides[target].endpoint.receive_datagram(datagram, self.now)
+        for side in sides:
             timer = side.endpoint.get_timer()
             if timer is not None and timer <= self.now:
                 side.endpoint.handle_timer(self.now)
@@ -232,10 +425,18 @@ class MemoryNetwork:
     ``conditions`` apply to every datagram; ``blackout`` drops everything while set (use
     ``set_blackout(True/False)`` from a test task). Only addresses bound here exist:
     datagrams to anything else vanish. Use under trio (ideally a ``MockClock``).
+
+    With a :class:`PathProfile`, each (source, target) address pair is a direction of its
+    own with that profile's state (``paths[(source, target)]``, statistics included);
+    :meth:`set_path` gives one direction another profile (an asymmetric path, a slow
+    reader's socket buffer).
     """
 
-    def __init__(self, conditions: LinkConditions | None = None, *, seed: int = 0) -> None:
-        self.conditions = conditions or LinkConditions(delay=0.001)
+    def __init__(self, conditions: Conditions | None = None, *, seed: int = 0) -> None:
+        self.conditions: Conditions = conditions or LinkConditions(delay=0.001)
+        self._seed = seed
+        self._path_overrides: dict[tuple[tuple[str, int], tuple[str, int]], PathProfile] = {}
+        self.paths: dict[tuple[tuple[str, int], tuple[str, int]], PathDirection] = {}
         self._rng = random.Random(seed)
         self._sockets: dict[tuple[str, int], MemorySocket] = {}
         self._wire_free_at: dict[tuple[str, int], float] = {}
@@ -262,9 +463,41 @@ class MemoryNetwork:
         self._sockets[(host, port)] = sock
         return sock
 
+    def set_path(
+        self, source: tuple[str, int], target: tuple[str, int], profile: PathProfile
+    ) -> None:
+        """Datagrams from ``source`` to ``target`` take ``profile`` (from now on)."""
+        self._path_overrides[(source, target)] = profile
+        self.paths.pop((source, target), None)
+
+    def _path(self, source: tuple[str, int], target: tuple[str, int]) -> PathDirection | None:
+        key = (source, target)
+        path = self.paths.get(key)
+        if path is None:
+            profile = self._path_overrides.get(key)
+            if profile is None:
+                if not isinstance(self.conditions, PathProfile):
+                    return None
+                profile = self.conditions
+            seed = f"path:{self._seed}:{source[0]}:{source[1]}:{target[0]}:{target[1]}"
+            path = self.paths[key] = PathDirection(profile, random.Random(seed))
+        return path
+
     def _transmit(self, source: tuple[str, int], target: tuple[str, int], data: bytes) -> None:
         self.sent += 1
+        if isinstance(self.conditions, PathProfile) or self._path_overrides:
+            path = self._path(source, target)
+            if path is not None:
+                sock = self._sockets.get(target)
+                arrival = None if self.blackout else path.admit(trio.current_time(), len(data))
+                if arrival is None:
+                    self.dropped += 1
+                elif sock is not None:
+                    self._sequence += 1
+                    sock._deliver(arrival, self._sequence, data, source)
+                return
         conditions = self.conditions
+        assert isinstance(conditions, LinkConditions)
         rng = self._rng
         if (
             self.blackout
