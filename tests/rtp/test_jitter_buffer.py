@@ -386,3 +386,35 @@ def test_fuzz_arbitrary_packets_never_raise_and_stay_bounded(
         timer = jb.get_timer()
         assert timer is None or timer > now
         drain(jb)
+
+
+def test_undrained_events_are_bounded_and_frames_wait_in_the_buffer() -> None:
+    src = Source()
+    jb = JitterBuffer(Vp8PayloadFormat(), max_pending_frames=2, max_packets=64)
+    packets = [p for i in range(5) for p in src.frame(i == 0)]
+    for p in packets:
+        jb.receive(p, 0.0)
+    assert jb.stats().frames_delivered == 2 and jb.stats().buffered_packets == 9
+    for _ in range(200):
+        jb.request_keyframe(0.0)  # control events beyond the bound are dropped
+    first = jb.next_event()
+    assert isinstance(first, FrameReceived) and first.first_sequence_number == 1000
+    # Taking a frame made room: the next one was delivered behind the queued requests.
+    assert jb.stats().frames_delivered == 3
+    events = [first, *drain(jb)]
+    assert len(events) == 5 + 64  # every frame, and the requests up to the bound
+    assert frames(events) == [(1000 + 3 * i, 1002 + 3 * i, i == 0) for i in range(5)]
+
+
+def test_held_back_frames_are_not_skipped_for_a_later_hole() -> None:
+    src = Source()
+    jb = JitterBuffer(Vp8PayloadFormat(), max_pending_frames=1, max_delay=0.1)
+    key, d1, d2 = src.frame(True), src.frame(False), src.frame(False)
+    feed_no_drain = [*key, *d1, d2[0], d2[2]]  # d2[1] lost
+    for p in feed_no_drain:
+        jb.receive(p, 0.0)
+    assert jb.get_timer() == pytest.approx(0.1)  # the NACK retry (the deadline waits)
+    jb.handle_timer(1.0)  # long past the deadline, but d1 is held, not blocked
+    events = drain(jb)
+    assert frames(events) == [(1000, 1002, True), (1003, 1005, False)]
+    assert events[-1] == KeyframeRequest("lost packets not recovered in time")  # d2 only

@@ -20,11 +20,14 @@ Policy (every number is a constructor argument):
   next known frame start, dropping what lies before it. In the same way, while no frame
   start is known (at the beginning, after a skip), the earliest packet waits at most
   ``max_delay`` for an earlier start to arrive.
-* **Bounded memory:** at most ``max_packets`` packets are held (beyond that the oldest
-  frame is dropped), at most ``max_nack_list`` holes are tracked (a bigger loss clears
-  them and resynchronises on the next frame start), and packets more than
-  ``max_packets`` behind the newest are late by definition (unless two in a row agree
-  on a new numbering: then the sender restarted its sequence and the buffer starts over).
+* **Bounded memory:** at most ``max_pending_frames`` frames wait in the event queue
+  (further complete frames stay in the packet buffer until ``next_event()`` takes some,
+  which delivers them: backpressure; held frames are never skipped), at most
+  ``max_packets`` packets are held (beyond that the oldest frame is dropped), at most
+  ``max_nack_list`` holes are tracked (a bigger loss clears them and resynchronises on
+  the next frame start), and packets more than ``max_packets`` behind the newest are
+  late by definition (unless two in a row agree on a new numbering: then the sender
+  restarted its sequence and the buffer starts over).
 * **NACK:** each hole is NACKed when seen (plus ``nack_delay``), then again every
   ``max(rtt, 20 ms)`` up to ``max_nack_retries`` times while it is still worth having;
   holes in one pass go out in one :class:`~.events.NackRequest`. Off by default for audio.
@@ -52,6 +55,7 @@ __all__ = ["JitterBuffer", "JitterStats"]
 logger = logging.getLogger("trio_webrtc.rtp")
 
 _MIN_NACK_INTERVAL = 0.02
+_MAX_CONTROL_EVENTS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,7 @@ class JitterBuffer:
         max_nack_list: int = 256,
         rtt: float = 0.1,
         keyframe_interval: float = 0.5,
+        max_pending_frames: int = 64,
         log_prefix: str = "",
     ) -> None:
         if max_packets < 2 or max_nack_list < 1:
@@ -117,6 +122,7 @@ class JitterBuffer:
         self.max_nack_list = min(max_nack_list, max_packets)
         self.rtt = rtt
         self.keyframe_interval = keyframe_interval
+        self.max_pending_frames = max(1, max_pending_frames)
         self._prefix = log_prefix
         self._video = payload_format.is_video
 
@@ -133,6 +139,8 @@ class JitterBuffer:
         self._keyframe_wanted = False
         self._keyframe_requested_at: float | None = None
         self._events: deque[JitterEvent] = deque()
+        self._pending_frames = 0  # FrameReceived events not yet taken
+        self._now = 0.0  # the latest time we were given
 
         self._received = 0
         self._duplicate = 0
@@ -222,12 +230,19 @@ class JitterBuffer:
     # -- outputs ------------------------------------------------------------------------
 
     def next_event(self) -> JitterEvent | None:
-        return self._events.popleft() if self._events else None
+        if not self._events:
+            return None
+        event = self._events.popleft()
+        if isinstance(event, FrameReceived):
+            self._pending_frames -= 1
+            if self._pending_frames == self.max_pending_frames - 1:
+                self._process(self._now)  # room again: deliver what was held back
+        return event
 
     def get_timer(self) -> float | None:
         deadlines: list[float] = []
         blocked = self._blocked_since()
-        if blocked is not None:
+        if blocked is not None and self._pending_frames < self.max_pending_frames:
             deadlines.append(blocked + self.max_delay)
         if self.nack:
             deadlines.extend(
@@ -259,6 +274,7 @@ class JitterBuffer:
     # -- internals ----------------------------------------------------------------------
 
     def _process(self, now: float) -> None:
+        self._now = now
         for _ in range(self.max_packets + 2):
             self._deliver(now)
             if not self._expire(now):
@@ -301,7 +317,7 @@ class JitterBuffer:
         return None
 
     def _deliver(self, now: float) -> None:
-        while self._packets:
+        while self._packets and self._pending_frames < self.max_pending_frames:
             if self._head is None:
                 start = self._find_start()
                 if start is None or start != min(self._packets):
@@ -345,6 +361,7 @@ class JitterBuffer:
             self._keyframe_wanted = False
             self._keyframes += 1
         self._delivered += 1
+        self._pending_frames += 1
         self._events.append(
             FrameReceived(
                 data=frame.data,
@@ -405,6 +422,8 @@ class JitterBuffer:
         return min(slot.arrival for slot in self._packets.values())
 
     def _expire(self, now: float) -> bool:
+        if self._pending_frames >= self.max_pending_frames:
+            return False  # frames are held back, not lost: never skip them
         blocked = self._blocked_since()
         if blocked is None or now < blocked + self.max_delay:
             return False
@@ -428,7 +447,7 @@ class JitterBuffer:
             self._keyframe_requested_at = now
             self._keyframe_requests += 1
             logger.debug("%skeyframe request: %s", self._prefix, reason)
-            self._events.append(KeyframeRequest(reason))
+            self._control(KeyframeRequest(reason))
 
     def _send_nacks(self, now: float) -> None:
         if not self.nack or not self._holes:
@@ -442,4 +461,10 @@ class JitterBuffer:
                 batch.append(ext & 0xFFFF)
         if batch:
             self._nacked += len(batch)
-            self._events.append(NackRequest(tuple(batch)))
+            self._control(NackRequest(tuple(batch)))
+
+    def _control(self, event: JitterEvent) -> None:
+        # Requests are repeated by their own timers: when nobody drains the events, drop
+        # them rather than grow the queue.
+        if len(self._events) < self.max_pending_frames + _MAX_CONTROL_EVENTS:
+            self._events.append(event)
