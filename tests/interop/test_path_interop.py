@@ -14,7 +14,9 @@ outside a loopback-only network namespace, as in ``test_chromium.py``.
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
+import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
@@ -286,3 +288,32 @@ def test_profiles_as_in_issue_12(name: str) -> None:
     assert (model.delay, model.rate, model.queue, model.loss, model.jitter) == expected
     varied = parse_profile(f"{name},loss=2%,delay=10ms").a_to_b
     assert (varied.loss, varied.delay, varied.rate) == (0.02, 0.010, model.rate)
+
+
+def test_path_bench_smoke(tmp_path: Path) -> None:
+    """The benchmark tool end to end on a small transfer: trio_webrtc to itself and to
+    aiortc over ``wan``, CRC-verified, one JSON line per run, the table, and (when
+    matplotlib is installed) the plot. Nothing about speed is asserted."""
+    script = HERE.parents[1] / "benchmarks" / "path_bench.py"
+    pairs = "trio-trio,trio-aiortc" if importlib.util.find_spec("aiortc") else "trio-trio"
+    argv = [sys.executable, str(script), "--profiles", "wan", "--pairs", pairs]
+    argv += ["--size", str(1 << 20), "--timeout", "120", "--no-netns"]
+    argv += ["--trace-dir", str(tmp_path)]
+    plot = importlib.util.find_spec("matplotlib") is not None
+    completed = subprocess.run(
+        argv + (["--plot"] if plot else []),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    records = [json.loads(line) for line in completed.stdout.splitlines() if line[:1] == "{"]
+    assert [r["pair"] for r in records] == pairs.split(",")
+    for record in records:
+        assert record["status"] == "ok", record
+        assert record["received"] == 1 << 20
+        assert record["path"]["a_to_b"]["delivered"] > 0
+    assert "| `wan` |" in completed.stdout
+    if plot:
+        assert (tmp_path / "wan" / "wan.png").stat().st_size > 0
