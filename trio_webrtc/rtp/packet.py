@@ -46,6 +46,7 @@ _TWO_BYTE_MASK = 0xFFF0
 _HEADER = struct.Struct("!BBHII")
 _EXT_HEADER = struct.Struct("!HH")
 _U32 = struct.Struct("!I")
+_CSRCS = [struct.Struct(f"!{n}I") for n in range(16)]
 
 Buffer = bytes | bytearray | memoryview
 
@@ -247,7 +248,7 @@ def parse_rtp(data: Buffer) -> RtpPacket:
     pos = RTP_HEADER_SIZE + 4 * cc
     if pos > size:
         raise RtpParseError("CSRC list overruns the packet")
-    csrcs = tuple(_U32.unpack_from(view, RTP_HEADER_SIZE + 4 * i)[0] for i in range(cc))
+    csrcs: tuple[int, ...] = _CSRCS[cc].unpack_from(view, RTP_HEADER_SIZE) if cc else ()
     extensions: tuple[tuple[int, bytes], ...] = ()
     profile: int | None = None
     raw_extension = b""
@@ -275,15 +276,15 @@ def parse_rtp(data: Buffer) -> RtpPacket:
             raise RtpParseError(f"invalid RTP padding count {padding}")
         end = size - padding
     return RtpPacket(
-        payload_type=second & 0x7F,
-        sequence_number=seq,
-        timestamp=timestamp,
-        ssrc=ssrc,
-        payload=bytes(view[pos:end]),
-        marker=bool(second & 0x80),
-        csrcs=csrcs,
-        extensions=extensions,
-        extension_profile=profile,
-        extension_data=raw_extension,
-        padding=padding,
+        second & 0x7F,
+        seq,
+        timestamp,
+        ssrc,
+        bytes(view[pos:end]),
+        second >= 0x80,
+        csrcs,
+        extensions,
+        profile,
+        raw_extension,
+        padding,
     )
