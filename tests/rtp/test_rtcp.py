@@ -232,3 +232,50 @@ def test_nack_round_trip_property(lost: list[int]) -> None:
     (parsed,) = parse_rtcp(GenericNack(1, 2, tuple(lost)).encode())
     assert isinstance(parsed, GenericNack)
     assert set(parsed.lost) == set(lost)
+
+
+u32 = st.integers(0, 2**32 - 1)
+blocks = st.builds(
+    ReportBlock,
+    u32,
+    st.integers(0, 255),
+    st.integers(-0x800000, 0x7FFFFF),
+    u32,
+    u32,
+    u32,
+    u32,
+)
+block_lists = st.lists(blocks, max_size=31).map(tuple)
+words = st.binary(max_size=16).map(lambda b: b[: len(b) - len(b) % 4])
+any_packet = st.one_of(
+    st.builds(SenderReport, u32, st.integers(0, 2**64 - 1), u32, u32, u32, block_lists, words),
+    st.builds(ReceiverReport, u32, block_lists, words),
+    st.builds(
+        SourceDescription,
+        st.lists(
+            st.builds(
+                SdesChunk,
+                u32,
+                st.lists(st.tuples(st.integers(1, 255), st.binary(max_size=255)), max_size=3).map(
+                    tuple
+                ),
+            ),
+            max_size=4,
+        ).map(tuple),
+    ),
+    st.builds(Bye, st.lists(u32, max_size=31).map(tuple), st.binary(max_size=255)),
+    st.builds(PictureLossIndication, u32, u32),
+    st.builds(
+        ReceiverEstimatedMaxBitrate,
+        u32,
+        st.integers(0, 0x3FFFF).flatmap(lambda m: st.integers(0, 40).map(lambda e: m << e)),
+        st.lists(u32, max_size=8).map(tuple),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(any_packet, min_size=1, max_size=5))
+def test_compound_round_trip_property(packets: list[object]) -> None:
+    wire = encode_rtcp(packets)  # type: ignore[arg-type]
+    assert parse_rtcp(wire) == packets
