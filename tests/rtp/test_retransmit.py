@@ -7,6 +7,8 @@ import random
 
 import pytest
 from aiortc import rtp as artp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trio_webrtc.errors import RtpParseError
 from trio_webrtc.rtp.events import FrameReceived, KeyframeRequest, NackRequest
@@ -132,3 +134,36 @@ def test_lossy_link_recovered_through_nack_and_rtx() -> None:
     assert keyframe_requests == 0
     stats = sender.stats()
     assert stats.packets_retransmitted > 0 and stats.packets_sent == 30 * 6
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=40))
+def test_fuzz_unwrap_rtx_raises_only_rtp_parse_error(data: bytes) -> None:
+    try:
+        packet = parse_rtp(data)
+        original = unwrap_rtx(packet, 96, 1)
+    except RtpParseError:
+        return
+    assert original.payload == packet.payload[2:] and original.ssrc == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(1, 64),
+    st.lists(st.integers(0, 65535), max_size=300),
+    st.lists(st.integers(0, 65535), max_size=50),
+)
+def test_buffer_bound_property(capacity: int, sent: list[int], nacked: list[int]) -> None:
+    buf = RetransmissionBuffer(capacity=capacity)
+    for i, seq in enumerate(sent):
+        buf.store(_packet(seq), i * 0.001)
+        assert len(buf) <= capacity
+    retained: dict[int, None] = {}
+    for seq in sent:  # the newest `capacity` distinct sequence numbers stay
+        retained.pop(seq, None)
+        retained[seq] = None
+    kept = set(list(retained)[-capacity:])
+    resent = buf.resend(nacked, len(sent) * 0.001)
+    assert [p.sequence_number for p in resent] == list(
+        dict.fromkeys(s for s in nacked if s in kept)
+    )
