@@ -4,9 +4,8 @@ Implements the sender's part of RFC 4585 §6.2.1 (a Generic NACK names lost pack
 sender may resend them) and the RTX payload format of RFC 4588 §4: a retransmission on
 its own SSRC and payload type, with its own sequence numbers, the original timestamp and
 marker, and the original sequence number (OSN) in the first two payload bytes.
-Without RTX the original packet is resent unchanged (as RFC 4588 §1 notes many
-implementations do; SRTP replay protection makes that work only with RTX, which is why
-browsers negotiate it). The buffer is bounded by a packet count and by age, and a packet
+Without RTX the original packet is resent unchanged; under SRTP the receiver's replay
+protection (RFC 3711 §3.3.2) discards such a copy, which is why browsers negotiate RTX. The buffer is bounded by a packet count and by age, and a packet
 is not resent more than once per ``min_resend_interval`` (a burst of NACKs for the same
 loss costs one retransmission). :func:`unwrap_rtx` rebuilds the original packet on
 receive.
