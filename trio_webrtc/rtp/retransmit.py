@@ -5,10 +5,10 @@ sender may resend them) and the RTX payload format of RFC 4588 §4: a retransmis
 its own SSRC and payload type, with its own sequence numbers, the original timestamp and
 marker, and the original sequence number (OSN) in the first two payload bytes.
 Without RTX the original packet is resent unchanged; under SRTP the receiver's replay
-protection (RFC 3711 §3.3.2) discards such a copy, which is why browsers negotiate RTX. The buffer is bounded by a packet count and by age, and a packet
-is not resent more than once per ``min_resend_interval`` (a burst of NACKs for the same
-loss costs one retransmission). :func:`unwrap_rtx` rebuilds the original packet on
-receive.
+protection (RFC 3711 §3.3.2) discards such a copy, which is why browsers negotiate RTX.
+The buffer is bounded by a packet count and by age, and a packet is not resent more than
+once per ``min_resend_interval`` (a burst of NACKs for the same loss costs one
+retransmission). :func:`unwrap_rtx` rebuilds the original packet on receive.
 """
 
 from __future__ import annotations
