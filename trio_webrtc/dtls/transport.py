@@ -2,10 +2,10 @@
 
 Implements:
 
-* RFC 6347 (DTLS 1.2): §4.1 record layer framing (parsed only to steer retransmission;
-  OpenSSL does all cryptography), §4.2.4 timeout and retransmission — done here in
-  virtual time, see "Retransmission" below — and §4.2.3 handshake message fragmentation
-  to the path MTU (by OpenSSL, ``set_ciphertext_mtu``).
+* RFC 6347 (DTLS 1.2): §4.1 record layer framing (parsed to steer retransmission; OpenSSL
+  protects the handshake, :mod:`.aead` the data phase), §4.2.4 timeout and retransmission
+  — done here in virtual time, see "Retransmission" below — and §4.2.3 handshake message
+  fragmentation to the path MTU (by OpenSSL, ``set_ciphertext_mtu``).
 * RFC 8842 §5 — the DTLS role comes from SDP ``a=setup`` (``is_client``), and the peer
   certificate is authenticated only by the ``a=fingerprint`` values of the strongest hash
   function offered (RFC 8122 §5; weaker ones are ignored, a match there counts for
@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import os
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from ..errors import (
     LocalProtocolError,
     MessageTooLargeError,
 )
+from .aead import RecordLayer, RecordSealer, SequenceExhausted
 from .certificate import Certificate, fingerprint_of_der, fingerprint_strength
 from .records import (
     CONTENT_ALERT,
@@ -236,7 +238,9 @@ class DtlsTransport:
     :meth:`datagrams_to_send` and :meth:`next_event` after each call. ``mtu`` bounds every
     datagram this transport emits (UDP payload bytes). A server that receives a ClientHello
     before :meth:`start` starts itself (a later :meth:`start` is then a no-op); anything
-    else arriving before :meth:`start` is dropped.
+    else arriving before :meth:`start` is dropped. ``own_record_layer`` (default: True
+    unless the environment sets ``TRIO_WEBRTC_DTLS_RECORDS=openssl``) protects the data
+    phase's records with :mod:`.aead` instead of OpenSSL.
     """
 
     def __init__(
@@ -250,6 +254,7 @@ class DtlsTransport:
         log_prefix: str = "",
         initial_retransmit: float = 1.0,
         handshake_timeout: float = 60.0,
+        own_record_layer: bool | None = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("mtu must be at least 256 bytes")
@@ -280,6 +285,11 @@ class DtlsTransport:
         self._remote_der: bytes | None = None
         self._max_send = 0
         self._dropped_data = 0
+        if own_record_layer is None:
+            own_record_layer = os.environ.get("TRIO_WEBRTC_DTLS_RECORDS") != "openssl"
+        self._records = RecordLayer(is_client=is_client) if own_record_layer else None
+        self._rx: RecordLayer | None = None  # set once our keys open the data phase
+        self._tx: RecordSealer | None = None  # set once we seal (RecordLayer docs)
         # Retransmission state (RFC 6347 §4.2.4).
         self._flight: list[bytes] = []  # our current flight, as records
         self._deadline: float | None = None  # handshake gives up at this time
@@ -324,6 +334,12 @@ class DtlsTransport:
             raise InvalidStateError("the cleartext MTU is known after the handshake")
         return self._max_send
 
+    @property
+    def record_layer(self) -> RecordLayer | None:
+        """The :mod:`.aead` layer once it opens the data phase (``opener`` counts what it
+        dropped), else None: handshaking, or the data phase is OpenSSL's."""
+        return self._rx
+
     # --- sans-I/O interface -----------------------------------------------------------
 
     def start(self, now: float) -> None:
@@ -344,14 +360,10 @@ class DtlsTransport:
     def receive_datagram(self, data: bytes, now: float) -> None:
         """Process one UDP datagram (one or more records). Never raises for bad input."""
         if self._state is _CONNECTED and data and data[0] == CONTENT_APPLICATION_DATA:
+            if self._rx is not None:
+                return self._receive_slow(data, now)
             self._ssl.bio_write(data)
-            size = len(data)
-            if size > RECORD_HEADER_SIZE and size == RECORD_HEADER_SIZE + (
-                (data[11] << 8) | data[12]
-            ):
-                self._read_one_record()  # the usual case: one record per datagram
-            else:
-                self._read_application_data()
+            self._read_application_data()
             return
         self._receive_slow(data, now)
 
@@ -365,18 +377,15 @@ class DtlsTransport:
             and data[0] == CONTENT_APPLICATION_DATA
             and size == RECORD_HEADER_SIZE + ((data[11] << 8) | data[12])
         ):
-            ssl = self._ssl
-            ssl.bio_write(data)
-            try:
-                return ssl.recv(_RECV_SIZE)
-            except SSL.WantReadError:
-                return None  # dropped by OpenSSL: nothing to deliver
-            except SSL.ZeroReturnError:
-                self._on_close_notify()
-                return None
-            except SSL.Error as exc:
-                self._fail(f"record layer error: {_describe(exc)}")
-                return None
+            rx = self._rx
+            if rx is not None:
+                assert rx.opener is not None
+                plaintext = rx.opener.open(data)
+                if self._tx is None and plaintext is not None:
+                    self._tx = rx.start_sending()  # the server's switch (aead docs)
+                return plaintext
+            self._ssl.bio_write(data)
+            return self._recv_one()
         self.receive_datagram(data, now)
         return None
 
@@ -396,8 +405,16 @@ class DtlsTransport:
         if size == 0:
             raise LocalProtocolError("DTLS cannot send an empty record")
         try:
-            self._ssl.write(data)
-            record = self._ssl.bio_read(_BIO_READ_SIZE)
+            if self._tx is not None:
+                record = self._tx.seal(data)
+            else:
+                self._ssl.write(data)
+                record = self._ssl.bio_read(_BIO_READ_SIZE)
+                if self._records is not None:
+                    record = self._records.observe_openssl_output(record)
+        except SequenceExhausted as exc:
+            self._fail(str(exc))
+            raise InvalidStateError("the DTLS transport failed") from exc
         except SSL.Error as exc:
             self._fail(f"send failed: {_describe(exc)}")
             raise InvalidStateError("the DTLS transport failed") from exc
@@ -449,11 +466,7 @@ class DtlsTransport:
         if self._state in (DtlsState.CLOSED, DtlsState.FAILED):
             return
         if self._state is _CONNECTED:
-            try:
-                self._ssl.shutdown()
-            except SSL.Error as exc:
-                logger.debug("%sshutdown: %s", self._log_prefix, _describe(exc))
-            self._transmit_raw(self._drain_bio())
+            self._send_close_notify()
         self._state = DtlsState.CLOSED
         self._clear_handshake_timers()
         logger.debug("%sDTLS closed locally", self._log_prefix)
@@ -470,22 +483,17 @@ class DtlsTransport:
 
     # --- receiving --------------------------------------------------------------------
 
-    def _read_one_record(self) -> None:
-        """Read the datagram's only record: one ``recv``, not a second one that fails."""
+    def _recv_one(self) -> bytes | None:
+        """OpenSSL's plaintext of the one record just written to it, or None."""
         try:
-            data = self._ssl.recv(_RECV_SIZE)
+            return self._ssl.recv(_RECV_SIZE)
         except SSL.WantReadError:
-            return  # dropped by OpenSSL (replay, bad MAC): nothing to deliver
+            return None  # dropped by OpenSSL (replay, bad MAC): nothing to deliver
         except SSL.ZeroReturnError:
             self._on_close_notify()
-            return
         except SSL.Error as exc:
             self._fail(f"record layer error: {_describe(exc)}")
-            return
-        if len(self._events) < _MAX_PENDING_DATA:
-            self._events.append(ApplicationData(data))
-        else:
-            self._dropped_data += 1
+        return None
 
     def _read_application_data(self) -> None:
         recv = self._ssl.recv
@@ -540,6 +548,10 @@ class DtlsTransport:
                     "%speer retransmitted its last flight; resending ours", self._log_prefix
                 )
                 self._transmit(self._flight)
+            if self._rx is not None:
+                data = self._receive_own(data, headers)
+                if not data or self._state is not _CONNECTED:
+                    return
             self._ssl.bio_write(data)
             self._read_application_data()
             if self._state is not DtlsState.FAILED:
@@ -551,8 +563,24 @@ class DtlsTransport:
                 "%speer retransmitted its previous flight; resending ours", self._log_prefix
             )
             self._transmit(self._flight)
+        if self._records is not None and not (data := self._records.filter_early(data, headers)):
+            return
         self._ssl.bio_write(data)
         self._drive_handshake(now)
+
+    def _receive_own(self, data: bytes, headers: list[RecordHeader]) -> bytes:
+        """Open the records our keys protect; return what OpenSSL still gets."""
+        assert self._rx is not None
+        to_openssl, opened, alert = self._rx.split(data, headers)
+        self._tx = self._rx.sealer
+        for plaintext in opened:
+            if len(self._events) < _MAX_PENDING_DATA:
+                self._events.append(ApplicationData(plaintext))
+        if alert == 0:
+            self._on_close_notify()
+        elif alert is not None:
+            self._fail(f"record layer error: alert {alert if alert >= 0 else 'malformed'}")
+        return to_openssl
 
     def _note_peer_records(self, data: bytes, headers: list[RecordHeader]) -> bool:
         """Track the peer's handshake messages; True if it retransmitted its last flight."""
@@ -575,10 +603,19 @@ class DtlsTransport:
         logger.debug("%sclose_notify received", self._log_prefix)
         self._state = DtlsState.CLOSED
         self._flight = []
-        with contextlib.suppress(SSL.Error):
-            self._ssl.shutdown()  # answer with our own close_notify
-        self._transmit_raw(self._drain_bio())
+        self._send_close_notify()  # answer with our own
         self._events.append(DtlsClosed())
+
+    def _send_close_notify(self) -> None:
+        if self._tx is not None:
+            with contextlib.suppress(SequenceExhausted):
+                self._queue(self._records.seal_alert(1, 0))  # type: ignore[union-attr]
+            return
+        try:
+            self._ssl.shutdown()
+        except SSL.Error as exc:
+            logger.debug("%sshutdown: %s", self._log_prefix, _describe(exc))
+        self._transmit_raw(self._drain_bio())
 
     # --- handshake --------------------------------------------------------------------
 
@@ -623,7 +660,22 @@ class DtlsTransport:
             self._srtp_profile,
         )
         self._events.append(HandshakeCompleted(self._srtp_profile))
+        if self._records is not None:
+            self._activate_records(self._records)
         self._read_application_data()  # records that arrived with or before Finished
+
+    def _activate_records(self, records: RecordLayer) -> None:
+        opened = records.activate(self._ssl)
+        if opened is None:
+            logger.debug(
+                "%sdata phase left to OpenSSL: %s", self._log_prefix, records.fallback_reason
+            )
+            self._records = None
+            if held := records.take_held():
+                self._ssl.bio_write(b"".join(held))
+            return
+        self._rx, self._tx = records, records.sealer
+        self._events.extend(ApplicationData(plaintext) for plaintext in opened)
 
     def _collect_flight(self, now: float) -> None:
         flight = self._split_new_flight(self._drain_bio())
@@ -692,7 +744,8 @@ class DtlsTransport:
                 break
             except SSL.Error:  # pragma: no cover - memory BIOs do not fail
                 break
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        return data if self._records is None else self._records.observe_openssl_output(data)
 
     def _transmit_raw(self, data: bytes) -> None:
         """Send OpenSSL output that is not part of a handshake flight (alerts, resends)."""
