@@ -18,6 +18,7 @@ from sctp_attack import Victim
 
 from trio_webrtc import ConnectionState, PeerConnection
 from trio_webrtc import datachannel as dcep
+from trio_webrtc.config import Configuration
 from trio_webrtc.dtls.certificate import Certificate
 from trio_webrtc.errors import MessageTooLargeError, SdpParseError
 from trio_webrtc.godot import Error, WebRTCDataChannel, WebRTCPeerConnection
@@ -289,7 +290,7 @@ def test_init_flood_creates_no_state_and_bounded_memory() -> None:
 
 
 def test_dcep_open_flood_is_bounded() -> None:
-    pair = connected_pair(seed=7)
+    pair = connected_pair(seed=7, configuration=Configuration(max_channels=1024))
     sctp_a = pair.a.sctp
     assert sctp_a is not None
     manager = pair.b.channels
@@ -305,7 +306,7 @@ def test_dcep_open_flood_is_bounded() -> None:
     finally:
         tracemalloc.stop()
     incoming = [e for e in pair.events["b"] if isinstance(e, dcep.IncomingChannel)]
-    assert len(incoming) == 1024  # ChannelManager(max_channels=1024)
+    assert len(incoming) == 1024  # Configuration(max_channels=1024)
     assert manager._active <= 1024
     assert len(manager._by_stream) <= 1024
     assert len(manager._refused) <= 5000 - 1024
@@ -323,15 +324,20 @@ def test_message_over_max_message_size_is_refused_both_ways() -> None:
         pair.a.send(info.key, bytes(limit + 1), pair.now)
     assert pair.a.channels.buffered_amount(info.key) == 0
     # A peer that ignores our a=max-message-size: the oversized message is discarded
-    # during reassembly, and the channel goes on carrying the next ones.
+    # during reassembly, counted, and the reliable channel is closed rather than left
+    # with a silent gap; the association carries on.
     sctp_a = pair.a.sctp
     assert sctp_a is not None and info.stream_id is not None
     sctp_a.send(info.stream_id, dcep.Ppid.BINARY, bytes(limit + 1), now=pair.now)
-    pair.a.send(info.key, b"after", pair.now)
-    pair.run(lambda: bool(pair.messages["b"]), timeout=30)
-    assert [m for _, m in pair.messages["b"]] == [b"after"]
+    pair.run(lambda: info.state is dcep.ChannelState.CLOSED, timeout=30)
+    assert pair.messages["b"] == []
+    assert pair.b.channels.oversized_messages == 1
+    (remote,) = pair.b.channels.channels.values()
+    assert remote.messages_discarded == 1
     inbound = pair.b.sctp._inbound  # type: ignore[union-attr]
     assert inbound is not None and inbound.held == 0
+    after = pair.a.create_data_channel(dcep.ChannelParameters(label="next"), pair.now)
+    pair.run(lambda: after.state is dcep.ChannelState.OPEN)
 
 
 @pytest.mark.parametrize(
