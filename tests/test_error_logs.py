@@ -106,7 +106,7 @@ async def test_too_large_to_send_is_logged_and_raised(
     assert has(caplog, "trio_webrtc.api", "[big-alice]", "'big'", "4001 bytes", "4000")
 
 
-async def test_too_large_to_receive_is_discarded_with_a_log_line(
+async def test_too_large_to_receive_is_discarded_with_a_warning_and_closes_the_channel(
     caplog: pytest.LogCaptureFixture, autojump_clock: trio.abc.Clock
 ) -> None:
     caplog.set_level(logging.INFO, logger="trio_webrtc")
@@ -124,9 +124,14 @@ async def test_too_large_to_receive_is_discarded_with_a_log_line(
         await a.wait_connected()
         incoming = await b.accept_channel()
         await channel.send(b"y" * 5000)
-        await channel.send("small")
-        assert await incoming.receive() == "small"
-    assert has(caplog, "trio_webrtc.sctp", "[rx-bob]", "discarding", "2000", level=logging.INFO)
+        # Issue 14 (RFC 8841 §6.1): counted, a WARNING, and the reliable channel closed
+        # rather than left with a silent gap.
+        await incoming.wait_closed()
+        await channel.wait_closed()
+        assert b.get_stats().messages_discarded == 1
+    assert has(
+        caplog, "trio_webrtc.dcep", "[rx-bob]", "max-message-size (2000", level=logging.WARNING
+    )
 
 
 async def test_godot_face_logs_message_size_and_bad_calls(
