@@ -5,6 +5,7 @@ RTO) and RFC 8838 §4.4 (a previous generation's trickled candidates). Virtual t
 
 from __future__ import annotations
 
+import random
 import re
 import unicodedata
 
@@ -13,6 +14,8 @@ from ice_helpers import IceNetwork, exchange, host, make_agent
 
 from trio_webrtc.ice import Candidate, IceAgent, IceState, stun
 from trio_webrtc.ice.checklist import PairState
+from trio_webrtc.ice.srflx import SrflxGatherer
+from trio_webrtc.ice.turn import TurnClient, TurnState
 
 A_ADDR = ("127.0.0.1", 10000)
 B_ADDR = ("127.0.0.1", 20000)
@@ -121,6 +124,35 @@ def test_success_response_with_only_optional_unknown_attributes_is_used() -> Non
     a.receive_datagram(stun.encode(message, B_PWD.encode(), True), local, remote, 0.01)
     assert [p.state for p in a.pairs] == [PairState.SUCCEEDED]
     assert a.selected_pair == (A_ADDR, B_ADDR)
+
+
+def test_turn_and_stun_server_responses_with_unknown_required_attributes_fail() -> None:
+    server = ("203.0.113.1", 3478)
+    client = TurnClient(server, "user", "pass")
+    client.start(0.0)
+    (first,) = client.datagrams_to_send()
+    request = stun.parse_message(first)
+    success = stun.Message(
+        request.method,
+        stun.MessageClass.SUCCESS,
+        request.transaction_id,
+        ((stun.XOR_RELAYED_ADDRESS, ("203.0.113.1", 50000)), (0x0022, b"\x00" * 8)),
+    )
+    client.receive(stun.encode(success), 0.0)
+    assert client.state is TurnState.FAILED
+    assert client.failure is not None and "unknown attributes 0x0022" in client.failure
+    gatherer = SrflxGatherer(rng=random.Random(1))
+    gatherer.start(0.0)
+    gatherer.query(A_ADDR, server, 0.0)
+    ((query, local, remote),) = gatherer.datagrams_to_send()
+    answer = stun.Message(
+        stun.Method.BINDING,
+        stun.MessageClass.SUCCESS,
+        stun.parse_message(query).transaction_id,
+        ((stun.XOR_MAPPED_ADDRESS, ("198.51.100.7", 4000)), (0x7F01, b"")),
+    )
+    assert gatherer.receive_datagram(stun.encode(answer), local, remote, 0.01)
+    assert gatherer.next_result() is None  # discarded: no server-reflexive candidate
 
 
 # ------------------------------------------------------------ RFC 8489 §9.2.2, RFC 8265

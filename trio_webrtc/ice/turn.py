@@ -9,7 +9,8 @@ close), §9 and §10 (CreatePermission per peer IP, refreshed before the 5-minut
 §11 (Send and Data indications), §12 (ChannelBind with numbers 0x4000-0x7FFF, refreshed
 before the 10-minute expiry; ChannelData messages), §12.5 (over TCP/TLS ChannelData is
 padded to a multiple of 4; :class:`StreamFramer` splits a byte stream into messages) and
-RFC 8489 §6.2.1 (UDP retransmissions: RTO 500 ms doubling, 7 requests).
+RFC 8489 §6.2.1 (UDP retransmissions: RTO 500 ms doubling, 7 requests) and §6.3.3/§6.3.4
+(a response with unknown comprehension-required attributes fails its transaction).
 
 Nothing here does I/O or reads a clock. The owner feeds :meth:`TurnClient.receive` with
 what arrives from the server (a datagram, or one message from :class:`StreamFramer`) and
@@ -386,12 +387,16 @@ class TurnClient:
             self._log(logging.DEBUG, "TURN %s: response with bad integrity", self.label)
             return
         del self._transactions[message.transaction_id]
-        if message.message_class is stun.MessageClass.SUCCESS:
+        unknown = stun.unknown_comprehension_required(message)
+        if message.message_class is stun.MessageClass.SUCCESS and not unknown:
             self._on_success(transaction, message, now)
             return
-        error = message.error_code
+        # RFC 8489 §6.3.3/§6.3.4: unknown comprehension-required attributes fail it.
+        error = None if unknown else message.error_code
         code = error.code if error is not None else 0
         reason = error.reason if error is not None else ""
+        if unknown:
+            reason = "unknown attributes " + ", ".join(f"0x{t:04x}" for t in unknown)
         if code == 401 and transaction.kind == "allocate" and not self._auth_tried:
             realm, nonce = message.get_str(stun.REALM), message.get_str(stun.NONCE)
             if self._username is None or self._password is None:
