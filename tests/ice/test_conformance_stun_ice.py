@@ -191,9 +191,9 @@ def test_opaque_string_refuses_prohibited_code_points(password: str, code_point:
 # ------------------------------------------------------------------ RFC 8445 §14.3
 
 
-def _requests_to_unreachable(count: int, horizon: float) -> tuple[int, int, float]:
+def _requests_to_unreachable(count: int, horizon: float, ta: float) -> tuple[int, int, float]:
     """(requests in the first ``horizon`` s, requests in all, time of FAILED)."""
-    agent = make_agent(True, 1)
+    agent = make_agent(True, 1, ta=ta)
     agent.add_local_candidate(host(*A_ADDR))
     agent.set_remote_credentials(B_UFRAG, B_PWD)
     for i in range(count):
@@ -214,14 +214,22 @@ def _requests_to_unreachable(count: int, horizon: float) -> tuple[int, int, floa
     return early, total, now
 
 
-def test_check_rto_grows_with_pending_pairs_for_50_unreachable_candidates() -> None:
-    # RTO = max(500 ms, Ta x (Waiting + In-Progress)) = 50 ms x 50 = 2.5 s: in the first
-    # 2 s only the first check of each pair paced at Ta goes out (was 188 with a 100 ms
-    # RTO), and the total is 6 per pair.
-    early, total, failed_at = _requests_to_unreachable(50, 2.0)
-    assert early == 40
-    assert total == 50 * 6
-    assert failed_at == pytest.approx(17.45)
+@pytest.mark.parametrize(
+    ("ta", "early", "failed_at"),
+    [
+        # The core's Ta (5 ms): RTO = max(500 ms, 5 ms x 50) = 500 ms; in the first 2 s
+        # each pair goes at 0, .5 and 1.5 s after its first check: 150 (was 350, 7 each).
+        (0.005, 150, 5.745),
+        # The agent's default Ta (50 ms): RTO = 50 ms x 50 = 2.5 s, so in the first 2 s
+        # only the first check of each pair, paced at Ta, goes out: 40 (was 188).
+        (0.05, 40, 17.45),
+    ],
+)
+def test_check_rto_grows_with_pending_pairs_for_50_unreachable_candidates(
+    ta: float, early: int, failed_at: float
+) -> None:
+    # RFC 8445 §14.3: RTO = max(500 ms, Ta x (Waiting + In-Progress)); 6 per pair in all.
+    assert _requests_to_unreachable(50, 2.0, ta) == (early, 50 * 6, pytest.approx(failed_at))
 
 
 def test_check_rto_floor_is_500_ms_and_loopback_connects_at_once() -> None:

@@ -4,8 +4,9 @@ Implements RFC 8445 §6.1.2.3 (pair priority), §6.1.2.6 (pair states), §6.1.4 
 pairs unfrozen by foundation), §7.3.1.3 (peer-reflexive remote candidates), §12.1 (which
 valid pair outranks the one in use before nomination) and the retransmission timer of
 §14.3: a check's first RTO is ``max(500 ms, Ta x N x (Waiting + In-Progress pairs))`` with
-N = 1 checklist (:func:`check_rto`), so an agent with many unreachable pairs keeps about
-one request per Ta in flight overall instead of multiplying it. Retransmissions follow
+N = 1 checklist (:func:`check_rto`): retransmissions to many unreachable pairs stay spread
+(50 of them: 150 requests in the first 2 s at the core's Ta of 5 ms, where a 100 ms RTO
+sent 350; 40 at Ta = 50 ms, where the RTO is 2.5 s). Retransmissions follow
 RFC 8489 §6.2.1 (doubling) with a short ICE budget: the interval is capped at 1 s (or at
 the first RTO, if larger) and a check fails after 6 transmissions without an answer
 (5.5 s with the 500 ms floor, like libwebrtc's ~5 s to give up on a connection).
