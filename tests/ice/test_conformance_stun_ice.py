@@ -10,12 +10,15 @@ import re
 import unicodedata
 
 import pytest
+import trio
 from ice_helpers import IceNetwork, exchange, host, make_agent
 
+from trio_webrtc import PeerConnection, connect_pair
 from trio_webrtc.ice import Candidate, IceAgent, IceState, stun
 from trio_webrtc.ice.checklist import PairState
 from trio_webrtc.ice.srflx import SrflxGatherer
 from trio_webrtc.ice.turn import TurnClient, TurnState
+from trio_webrtc.testing import MemoryNetwork
 
 A_ADDR = ("127.0.0.1", 10000)
 B_ADDR = ("127.0.0.1", 20000)
@@ -278,3 +281,21 @@ def test_previous_generation_candidate_ignored_while_our_restart_awaits_the_answ
     a.add_remote_candidate(_candidate(20002, "new1"), 1.0)
     a.set_remote_credentials("new1", "n" * 22)
     assert [p.remote.port for p in a.pairs] == [20002]
+
+
+async def test_peer_connection_ignores_a_trickled_candidate_of_the_previous_generation() -> None:
+    net = MemoryNetwork(seed=2)
+    with trio.fail_after(30):
+        async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:
+            await connect_pair(a, b)
+            old = b._core.ice.local_ufrag
+            b.restart_ice()
+            await a.accept_answer(await b.accept_offer(await a.create_offer()))
+            await b.accept_answer(await a.accept_offer(await b.create_offer()))
+            assert b._core.ice.local_ufrag != old
+            ports = {p.remote.port for p in a._core.ice.pairs}
+            new = b._core.ice.local_ufrag
+            line = "candidate:{} 1 udp 2130706431 10.9.9.9 {} typ host ufrag {}"
+            await a.add_ice_candidate(line.format(7, 4242, old))  # in memory: never sent
+            await a.add_ice_candidate(line.format(8, 4343, new))
+            assert {p.remote.port for p in a._core.ice.pairs} == ports | {4343}
