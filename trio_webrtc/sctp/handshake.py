@@ -213,10 +213,9 @@ class Handshake:
         if init.outbound_streams == 0 or init.inbound_streams == 0:
             # §3.3.2: discard, answer with ABORT under the INIT's tag, keep our state.
             which = "outbound" if init.outbound_streams == 0 else "inbound"
-            reason = f"INIT with zero {which} streams".encode()
             abort = AbortChunk(0, ((CAUSE_INVALID_MANDATORY_PARAMETER, b""),))
             self._queue(abort.encode(), vtag=init.initiate_tag, alone=True)
-            self._drop(reason.decode())
+            self._drop(f"INIT with zero {which} streams: answered with ABORT")
             return
         if self.state is S.SHUTDOWN_ACK_SENT:
             return
