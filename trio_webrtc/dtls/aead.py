@@ -41,6 +41,7 @@ both Finished records (ours and the peer's) with them; any mismatch, or a suite 
 from __future__ import annotations
 
 import hmac
+import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -76,9 +77,11 @@ _SEQ_MASK = (1 << _SEQ_BITS) - 1
 _WINDOW_MASK = (1 << REPLAY_WINDOW) - 1
 _TAG = 16
 _MAX_PLAINTEXT = 2**14
-_DTLS12 = b"\xfe\xfd"
-_APP_PREFIX = bytes((CONTENT_APPLICATION_DATA,)) + _DTLS12
-_ALERT_PREFIX = bytes((CONTENT_ALERT,)) + _DTLS12
+_VERSION = 0xFEFD
+_HEADER = struct.Struct("!BHQH").pack  # RFC 6347 §4.1: type, version, epoch ‖ seq, length
+_GCM_HEADER = struct.Struct("!BHQHQ").pack  # ... and the RFC 5288 explicit nonce
+_AAD = struct.Struct("!QBHH").pack  # RFC 5246 §6.2.3.3 additional_data
+_RECORD_START = struct.Struct("!BHQ").unpack_from  # type, version, epoch ‖ seq
 # Leave at least this many of the 2**48 sequence numbers for us, or do not switch.
 _MIN_SEQUENCE_ROOM = 1 << 40
 _MAX_HELD = 16  # epoch-1 records that arrive before our handshake completes
@@ -175,8 +178,8 @@ class RecordSealer:
         """The sequence number (without epoch) the next record gets."""
         return self._next & _SEQ_MASK
 
-    def seal(self, data: bytes, prefix: bytes = _APP_PREFIX) -> bytes:
-        """One record of type ``prefix[0]`` holding ``data`` (``prefix``: type ‖ version).
+    def seal(self, data: bytes, content_type: int = CONTENT_APPLICATION_DATA) -> bytes:
+        """One record of ``content_type`` (application_data by default) holding ``data``.
 
         Raises :class:`SequenceExhausted` when the epoch has no sequence number left.
         """
@@ -184,16 +187,15 @@ class RecordSealer:
         if seq >= self._limit:
             raise SequenceExhausted("DTLS record sequence numbers exhausted")
         self._next = seq + 1
-        seq_bytes = seq.to_bytes(8, "big")
         size = len(data)
-        aad = seq_bytes + prefix + size.to_bytes(2, "big")
+        aad = _AAD(seq, content_type, _VERSION, size)
         if self._chacha:
-            ciphertext = self._aead.encrypt((self._iv ^ seq).to_bytes(12, "big"), data, aad)
-            return b"".join((prefix, seq_bytes, (size + _TAG).to_bytes(2, "big"), ciphertext))
-        ciphertext = self._aead.encrypt(self._salt + seq_bytes, data, aad)
-        return b"".join(
-            (prefix, seq_bytes, (size + 8 + _TAG).to_bytes(2, "big"), seq_bytes, ciphertext)
-        )
+            nonce = (self._iv ^ seq).to_bytes(12, "big")
+            return _HEADER(content_type, _VERSION, seq, size + _TAG) + self._aead.encrypt(
+                nonce, data, aad
+            )
+        header = _GCM_HEADER(content_type, _VERSION, seq, size + 8 + _TAG, seq)
+        return header + self._aead.encrypt(self._salt + header[13:], data, aad)
 
 
 class RecordOpener:
@@ -237,9 +239,8 @@ class RecordOpener:
 
     def open(self, record: bytes) -> bytes | None:
         """The plaintext of one whole record, or None (dropped and counted)."""
-        seq_bytes = record[3:11]
-        seq = int.from_bytes(seq_bytes, "big")
-        if seq >> _SEQ_BITS != self._epoch or record[1:3] != _DTLS12:
+        content_type, version, seq = _RECORD_START(record)
+        if seq >> _SEQ_BITS != self._epoch or version != _VERSION:
             self.wrong_epoch += 1
             return None
         diff = self._top - seq
@@ -250,7 +251,7 @@ class RecordOpener:
         if size < 0 or size > _MAX_PLAINTEXT:
             self.malformed += 1
             return None
-        aad = seq_bytes + record[:3] + size.to_bytes(2, "big")
+        aad = _AAD(seq, content_type, _VERSION, size)
         try:
             if self._chacha:
                 nonce = (self._iv ^ seq).to_bytes(12, "big")
@@ -467,4 +468,4 @@ class RecordLayer:
     def seal_alert(self, level: int, description: int) -> bytes:
         """An alert record sealed with our keys (needs :attr:`sealer`)."""
         assert self.sealer is not None
-        return self.sealer.seal(bytes((level, description)), _ALERT_PREFIX)
+        return self.sealer.seal(bytes((level, description)), CONTENT_ALERT)
