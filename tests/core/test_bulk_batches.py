@@ -37,7 +37,7 @@ def test_queued_data_the_window_has_room_for_can_wait() -> None:
     client, _, link = make_pair()
     assoc = client.assoc
     out = assoc._outbound
-    out.cwnd = 1 << 20
+    out.cwnd = out.burst_credit = 1 << 20  # a large window, acked enough for Max.Burst
     assoc.send(1, 53, b"y" * 5000, now=link.now)
     assoc.send(1, 53, b"y" * 100, now=link.now)
     assert len(assoc.datagrams_to_send(link.now, hold=True)) >= 4  # full packets went

@@ -19,6 +19,7 @@ def test_a_message_tail_and_the_next_head_share_a_packet() -> None:
     client, server, link = make_pair()
     messages = [payload(3000, i) for i in range(4)]
     client.assoc._outbound.cwnd = 1 << 20  # past slow start
+    client.assoc._outbound.burst_credit = 1 << 20  # and acked enough for Max.Burst
     for m in messages:
         client.assoc.send(1, 53, m, now=link.now)
     assert client.assoc.buffered_amount(1) == 12_000
@@ -41,7 +42,7 @@ def test_a_message_tail_and_the_next_head_share_a_packet() -> None:
 
 def test_small_messages_are_never_split() -> None:
     client, _server, link = make_pair()
-    client.assoc._outbound.cwnd = 1 << 20
+    client.assoc._outbound.cwnd = client.assoc._outbound.burst_credit = 1 << 20
     for i in range(40):
         client.assoc.send(1, 53, payload(700, i), now=link.now)
     chunks = [x for per in _data(client.assoc.datagrams_to_send(link.now)) for x in per]
@@ -79,7 +80,8 @@ def test_abandoning_a_partly_sent_message_releases_exactly_its_bytes() -> None:
     assert any(
         c.CHUNK_FORWARD_TSN in [t for t, *_ in c.iter_chunks(p)] for p in client.sent_packets
     )
-    link.run(lambda: client.assoc.buffered_amount(2) == 0, timeout=30)
+    link.run(lambda: client.assoc.held_amount(2) == 0, timeout=30)
+    assert client.assoc.buffered_amount(2) == 0
     assert out.total_buffered == 0 and out.pending_wire == 0 and not out.has_unsent((2,))
 
 

@@ -68,6 +68,7 @@ from .handshake import HEARTBEAT_INTERVAL, STREAMS, Handshake
 from .inbound import Inbound
 from .outbound import RTO_INITIAL, RTO_MAX, Outbound
 from .reconfig import StreamReconfig
+from .trace import TraceCallback
 
 __all__ = ["SctpAssociation"]
 
@@ -142,6 +143,11 @@ class SctpAssociation(Handshake):
     ``is_client`` is the DTLS role, kept for logging: either or both ends may ``start()``.
     Feed packets with ``receive_datagram``, drain ``datagrams_to_send`` and
     ``next_event``, and call ``handle_timer`` at ``get_timer()``.
+
+    ``congestion_control``: ``"reno"`` (RFC 9260 §7.2) or ``"cubic"`` (RFC 9438 with
+    loss differentiation), see :mod:`.congestion`. ``trace``: a callable receiving the
+    send path's records (dicts, JSON-ready; e.g. a :class:`.trace.TraceBuffer`), see
+    ``docs/tracing.md``. ``max_send_buffer`` bounds the bytes queued plus in-flight bytes.
     """
 
     def __init__(
@@ -156,6 +162,8 @@ class SctpAssociation(Handshake):
         max_send_buffer: int = 16 << 20,
         rng: random.Random | None = None,
         log_prefix: str = "",
+        congestion_control: str = "reno",
+        trace: TraceCallback | None = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("mtu must be at least 256")
@@ -184,6 +192,8 @@ class SctpAssociation(Handshake):
             max_send_buffer=max_send_buffer,
             events=self._events,
             log_prefix=log_prefix,
+            congestion_control=congestion_control,
+            trace=trace,
         )
         self._inbound: Inbound | None = None
         self._reconfig: StreamReconfig | None = None
@@ -276,7 +286,14 @@ class SctpAssociation(Handshake):
         )
 
     def buffered_amount(self, stream_id: int) -> int:
-        return self._outbound.buffered.get(stream_id, 0)
+        """Bytes queued on the stream and not yet sent (W3C ``bufferedAmount``); the
+        association's own bound, ``max_send_buffer``, is on queued plus in-flight bytes
+        (:meth:`held_amount`)."""
+        return self._outbound.buffered_amount(stream_id)
+
+    def held_amount(self, stream_id: int) -> int:
+        """Bytes of the stream queued or in flight (not yet acknowledged or abandoned)."""
+        return self._outbound.held_amount(stream_id)
 
     @property
     def sack_can_wait(self) -> bool:
@@ -319,7 +336,7 @@ class SctpAssociation(Handshake):
     def set_buffered_amount_low_threshold(self, stream_id: int, threshold: int) -> None:
         if threshold < 0:
             raise LocalProtocolError("threshold must not be negative")
-        self._outbound.thresholds[stream_id] = threshold
+        self._outbound.set_threshold(stream_id, threshold)
 
     def data_consumed(self, nbytes: int) -> bool:
         """The application read ``nbytes`` of delivered data: reopen the advertised window.

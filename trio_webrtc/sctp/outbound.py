@@ -1,10 +1,28 @@
-"""Send side of an SCTP association: queueing, retransmission, congestion control.
+"""Send side of an SCTP association: queueing, retransmission, loss recovery.
 
-Implements RFC 9260 §6.1 (transmission of DATA, rwnd, zero window probing), §6.2.1
-(processing a received SACK), §6.3 (RTO calculation with Karn's algorithm, T3-rtx rules),
-§6.9 (fragmentation), §7.2 (slow start, congestion avoidance, fast retransmit and fast
-recovery), RFC 7053 (the I bit on a flight's last chunk) and the sender side of RFC 3758
-§3.5 (PR-SCTP abandonment, Advanced.Peer.Ack.Point, FORWARD TSN generation).
+Implements RFC 9260 §6.1 (transmission of DATA, rwnd, zero window probing, rule D:
+Max.Burst), §6.2.1 (processing a received SACK), §6.3 (RTO calculation with Karn's
+algorithm, T3-rtx rules; E3: one packet at expiry), §6.9 (fragmentation), §7.2 (slow
+start, congestion avoidance, cwnd decay after idle, fast retransmit at most once per TSN
+per loss event, New-Reno-style fast recovery until the cumulative ack passes the recovery
+point), RFC 7053 (the I bit on a flight's last chunk) and the sender side of RFC 3758
+§3.5 (PR-SCTP abandonment, Advanced.Peer.Ack.Point, FORWARD TSN generation). The window
+arithmetic is in :mod:`.congestion` (Reno or CUBIC, per association), the per-stream
+queues and their round-robin service in :mod:`.scheduler`, the opt-in trace in
+:mod:`.trace`.
+
+Loss detection: the three-miss-indication rule of §7.2.4, counted only from chunks
+*sent after* the missing one (RACK's ordering, RFC 8985 §6.1, applied to miss
+indications): a fast retransmission is declared lost again only when three SACKs report
+later-sent data beyond it, which is a new loss event for that TSN; within one loss event
+a TSN is fast-retransmitted once. Timers stay as RFC 9260 §6.3 (RTO from measured RTT);
+we do not add TLP: SCTP's I bit (RFC 7053) already draws an immediate SACK for a flight's
+last chunk, which is what a tail probe buys TCP.
+
+Max.Burst (§6.1 D): each transmission opportunity may send, beyond the bytes acknowledged
+by the SACKs since the previous one, at most :data:`MAX_BURST` packets of new DATA, so a
+window that opens at once (peer rwnd reopening, cwnd left large while app-limited) is not
+sent at line rate into a shallow queue or a slow receiver's socket buffer.
 
 Hot-path design: ``send()`` only queues the message; DATA chunks are cut from the queued
 messages while packets are built (§6.9 allows fragmenting at transmission), sized to the
@@ -12,8 +30,8 @@ room left in the packet, so a message's tail and the next message's head share a
 and no short last fragment takes a packet of its own. Messages small enough for one chunk
 are never split. TSNs and the ordered SSN are assigned as chunks are cut. Sent chunks sit
 in a deque ordered by TSN (TSNs are unbounded integers internally), so a SACK pops
-acknowledged chunks from the left and indexes gap blocks by offset, never rescanning the
-whole queue.
+acknowledged chunks from the left and indexes gap blocks by offset; missing chunks are
+kept in a short list of holes, so miss indications never rescan the whole window.
 """
 
 from __future__ import annotations
@@ -27,10 +45,12 @@ from .chunks import (
     FLAG_BEGIN,
     FLAG_END,
     FLAG_IMMEDIATE,
-    FLAG_UNORDERED,
     ForwardTsnChunk,
 )
+from .congestion import make_controller
 from .events import BufferedAmountLow, SctpEvent, SendBufferFullError
+from .scheduler import Message, SendQueues, SendStream
+from .trace import TraceCallback
 
 __all__ = ["Outbound"]
 
@@ -41,6 +61,9 @@ HALF32 = 0x80000000
 RTO_INITIAL = 1.0
 RTO_MIN = 0.2
 RTO_MAX = 60.0
+MAX_BURST = 4
+"""RFC 9260 §15 Max.Burst: packets of new DATA per transmission opportunity beyond what
+the SACKs since the last one acknowledged."""
 PEER_CHUNK_OVERHEAD = 256
 """Debited from the peer's receive window per DATA chunk on top of its payload (as
 usrsctp's ``peer_chunk_oh``): receivers charge their bookkeeping per held chunk (ours:
@@ -55,49 +78,13 @@ when at least this many payload bytes fit (a smaller fragment costs more per chu
 both ends, than the packet space it saves)."""
 
 
-class _Message:
-    __slots__ = (
-        "abandoned",
-        "chunks",
-        "data",
-        "expiry",
-        "flags",
-        "max_retransmits",
-        "offset",
-        "ordered",
-        "ppid",
-        "sid",
-        "size",
-        "ssn",
-    )
-
-    def __init__(  # noqa: PLR0917
-        self,
-        sid: int,
-        ppid: int,
-        data: bytes,
-        ordered: bool,
-        max_retransmits: int | None,
-        expiry: float | None,
-    ) -> None:
-        self.sid = sid
-        self.ppid = ppid
-        self.data: bytes | memoryview = data
-        self.size = len(data)
-        self.offset = 0  # bytes already cut into chunks (given TSNs)
-        self.ordered = ordered
-        self.flags = 0 if ordered else FLAG_UNORDERED
-        self.max_retransmits = max_retransmits
-        self.expiry = expiry
-        self.abandoned = False
-        self.ssn = 0
-        self.chunks: list[_Chunk] = []
-
-
 class _Chunk:
+    cause: str
+    rtx_order: float
     __slots__ = (
         "abandoned",
         "acked",
+        "cause",
         "data",
         "flags",
         "in_flight",
@@ -105,12 +92,13 @@ class _Chunk:
         "missing",
         "probe",
         "retransmit",
+        "rtx_order",
         "sent_count",
         "size",
         "tsn",
     )
 
-    def __init__(self, message: _Message, flags: int, data: memoryview | bytes) -> None:
+    def __init__(self, message: Message, flags: int, data: memoryview | bytes) -> None:
         self.message = message
         self.flags = flags
         self.data = data
@@ -123,6 +111,9 @@ class _Chunk:
         self.retransmit = False
         self.probe = False
         self.missing = 0
+        # Also set where chunks are made: ``cause`` (why it waits for retransmission) and
+        # ``rtx_order``, the transmission order: a first transmission's is its TSN, a
+        # retransmission's lies between the TSNs sent before and after it.
 
 
 Emit = Callable[[bytes, bytes | memoryview, bytes, int], None]
@@ -130,7 +121,14 @@ Emit = Callable[[bytes, bytes | memoryview, bytes, int], None]
 
 
 class Outbound:
-    """Send-side state for one association."""
+    """Send-side state for one association.
+
+    ``max_send_buffer`` bounds the bytes held per association (queued or in flight, not
+    yet acknowledged or abandoned): ``send()`` raises :class:`SendBufferFullError` past
+    it. ``buffered_amount(sid)`` is W3C's bufferedAmount: queued and not yet sent.
+    ``congestion_control`` is ``"reno"`` or ``"cubic"`` (see :mod:`.congestion`);
+    ``trace`` receives send-path records (see :mod:`.trace`).
+    """
 
     def __init__(
         self,
@@ -140,6 +138,8 @@ class Outbound:
         max_send_buffer: int,
         events: deque[SctpEvent],
         log_prefix: str,
+        congestion_control: str = "reno",
+        trace: TraceCallback | None = None,
     ) -> None:
         self.mtu = mtu
         # The largest DATA payload: an otherwise empty packet (common header, DATA header).
@@ -147,21 +147,34 @@ class Outbound:
         self.max_send_buffer = max_send_buffer
         self._events = events
         self._prefix = log_prefix
+        self.cc = make_controller(congestion_control)
+        self.trace = trace
         self.next_tsn = initial_tsn
         self.cum_ack = initial_tsn - 1
-        self._pending: deque[_Message] = deque()  # messages with bytes not yet cut
+        self._queues = SendQueues()
+        self._pending = self._queues.ring  # streams with bytes not yet cut
         self._sent: deque[_Chunk] = deque()
         self._retransmits: dict[int, _Chunk] = {}
         self._late: list[_Chunk] = []  # abandoned tails to append to _sent (see _abandon)
         self._scanning = False  # a loop over _sent is running: _abandon must not append
+        self._holes: list[_Chunk] = []  # unacked chunks below a gap-acked one, by TSN
+        self._hole_top = initial_tsn - 1  # holes are known up to this TSN
         self.fast_pending = False
+        # E3: after T3 one packet goes (1), then nothing until a SACK arrives (2).
+        self._t3_state = 0
+        self._backed_off = False
+        self._rtx_base = initial_tsn  # transmission order of retransmissions (see _Chunk)
+        self._rtx_count = 0
         self.flight = 0  # payload bytes in flight
         self.flight_chunks = 0  # chunks in flight
         self.peer_rwnd = 0
         self.cwnd = min(4 * mtu, max(2 * mtu, 4380))
         self.ssthresh = 1 << 30
-        self._partial_acked = 0
         self._recovery_exit: int | None = None
+        # Max.Burst: bytes of new DATA that may go before the next SACK (see fill).
+        self.burst_credit = MAX_BURST * self.max_payload
+        self._acked_since_fill = 0
+        self._active_at: float | None = None  # last DATA sent or acknowledged
         self.srtt: float | None = None
         self._rttvar = 0.0
         self.rto = RTO_INITIAL
@@ -169,18 +182,16 @@ class Outbound:
         self._rtt_sent = 0.0
         self.t3: float | None = None
         self.forward_tsn_due = False
-        self.buffered: dict[int, int] = {}
-        self.total_buffered = 0
-        self.thresholds: dict[int, int] = {}
-        self.unsent_per_stream: dict[int, int] = {}  # queued messages not fully cut
-        self._next_ssn: dict[int, int] = {}
+        self.total_buffered = 0  # bytes held: queued or in flight
         # Padded wire bytes of what is not yet sent, each message's rest counted as one
         # chunk (exact for messages that fit a packet; the bundling hold only needs to
         # know whether the queue fills a packet).
         self.pending_wire = 0
-        # The last fill left new DATA queued because cwnd or the peer's rwnd was full: a
-        # SACK that opens them should be answered with DATA at once (ack clocking).
+        # The last fill left new DATA queued because cwnd, Max.Burst or the peer's rwnd
+        # stopped it: a SACK should be answered with DATA at once (ack clocking).
         self.window_blocked = False
+        self.fast_retransmits = 0
+        self.t3_expiries = 0
 
     # -- user data -----------------------------------------------------------------------
 
@@ -194,36 +205,55 @@ class Outbound:
         expiry: float | None,
     ) -> int:
         """Queue one message (cut into chunks as packets are built); returns the stream's
-        buffered bytes."""
+        buffered amount (bytes queued and not yet sent)."""
         size = len(data)
         if self.total_buffered + size > self.max_send_buffer:
             raise SendBufferFullError(
-                f"{self.total_buffered} bytes buffered; {size} more exceed {self.max_send_buffer}"
+                f"{self.total_buffered} bytes held; {size} more exceed {self.max_send_buffer}"
             )
-        self._pending.append(_Message(sid, ppid, data, ordered, max_retransmits, expiry))
+        queues = self._queues
+        stream = queues.streams.get(sid) or queues.stream(sid)
+        queues.push(Message(stream, ppid, data, ordered, max_retransmits, expiry))
         self.pending_wire += (19 + size) & ~3
-        self.unsent_per_stream[sid] = self.unsent_per_stream.get(sid, 0) + 1
-        buffered = self.buffered.get(sid, 0) + size
-        self.buffered[sid] = buffered
+        stream.held += size
+        stream.unsent = unsent = stream.unsent + size
         self.total_buffered += size
-        return buffered
+        return unsent
 
-    def _release(self, sid: int, size: int) -> None:
-        before = self.buffered[sid]
-        after = before - size
-        self.buffered[sid] = after
+    def buffered_amount(self, sid: int) -> int:
+        """Bytes queued on the stream and not yet sent (W3C ``bufferedAmount``)."""
+        stream = self._queues.streams.get(sid)
+        return 0 if stream is None else stream.unsent
+
+    def held_amount(self, sid: int) -> int:
+        """Bytes of the stream queued or in flight (not acknowledged, not abandoned)."""
+        stream = self._queues.streams.get(sid)
+        return 0 if stream is None else stream.held
+
+    def set_threshold(self, sid: int, threshold: int) -> None:
+        self._queues.stream(sid).threshold = threshold
+
+    def _unqueue(self, stream: SendStream, size: int) -> None:
+        """``size`` bytes of the stream left the queue unsent (abandoned)."""
+        before = stream.unsent
+        stream.unsent = after = before - size
+        if before > stream.threshold >= after:
+            self._events.append(BufferedAmountLow(stream.sid))
+
+    def _release(self, stream: SendStream, size: int) -> None:
+        stream.held -= size
         self.total_buffered -= size
-        threshold = self.thresholds.get(sid, 0)
-        if before > threshold >= after:
-            self._events.append(BufferedAmountLow(sid))
 
     def has_unsent(self, sids: tuple[int, ...]) -> bool:
-        counts = self.unsent_per_stream
-        return any(counts.get(sid, 0) for sid in sids)
+        streams = self._queues.streams
+        return any((s := streams.get(sid)) is not None and s.unsent > 0 for sid in sids)
 
     def reset_ssns(self, sids: tuple[int, ...]) -> None:
-        for sid in sids or tuple(self._next_ssn):
-            self._next_ssn.pop(sid, None)
+        streams = self._queues.streams
+        for sid in sids or tuple(streams):
+            stream = streams.get(sid)
+            if stream is not None:
+                stream.next_ssn = 0
 
     @property
     def idle(self) -> bool:
@@ -244,6 +274,27 @@ class Outbound:
     def has_outstanding(self) -> bool:
         return bool(self._sent)
 
+    @property
+    def congestion_control(self) -> str:
+        return self.cc.name
+
+    def _trace(self, now: float, ev: str, **fields: object) -> None:
+        trace = self.trace
+        if trace is not None:
+            trace(
+                {
+                    "t": now,
+                    "ev": ev,
+                    **fields,
+                    "cwnd": self.cwnd,
+                    "ssthresh": self.ssthresh,
+                    "flight": self.flight,
+                    "rwnd": self.peer_rwnd,
+                    "srtt": self.srtt,
+                    "rto": self.rto,
+                }
+            )
+
     # -- PR-SCTP -------------------------------------------------------------------------
 
     def _should_abandon(self, chunk: _Chunk, now: float) -> bool:
@@ -254,9 +305,10 @@ class Outbound:
             return True
         return message.expiry is not None and now >= message.expiry
 
-    def _abandon(self, message: _Message) -> None:
+    def _abandon(self, message: Message) -> None:
         """Abandon a whole message (RFC 3758 §3.5 A5): every fragment, sent or not."""
         message.abandoned = True
+        stream = message.stream
         released = 0
         for chunk in message.chunks:
             if chunk.abandoned or chunk.tsn <= self.cum_ack:
@@ -280,21 +332,33 @@ class Outbound:
                 # acknowledged; the receiver then drops them and skips the SSN (RFC 3758
                 # §3.5 A5, §3.6). Appended after the caller's scan of the sent queue.
                 end = _Chunk(message, message.flags | FLAG_END, b"")
-                end.tsn = self.next_tsn
+                end.tsn = end.rtx_order = self.next_tsn
                 end.abandoned = True
                 self.next_tsn += 1
                 self._late.append(end)
             message.offset = message.size
             released += rest
-            self.unsent_per_stream[message.sid] -= 1
+            self._unqueue(stream, rest)
             self.pending_wire -= (19 + rest) & ~3
         if released:
-            self._release(message.sid, released)
+            self._release(stream, released)
         self.forward_tsn_due = True
         if self._late and not self._scanning:
             self._sent.extend(self._late)
             self._late.clear()
         logger.debug("%sabandoned a message on stream %d", self._prefix, message.sid)
+
+    def _expire(self, now: float) -> None:
+        """Abandon every message whose lifetime ended, queued anywhere or in flight."""
+        for message in self._queues.pop_expired(now):
+            if message.abandoned:
+                continue
+            chunks = message.chunks
+            if message.offset == message.size and chunks and chunks[-1].tsn <= self.cum_ack:
+                continue  # delivered
+            if self.trace is not None:
+                self._trace(now, "expire", sid=message.sid, size=message.size)
+            self._abandon(message)
 
     def forward_tsn(self) -> bytes | None:
         """The FORWARD TSN to send now (RFC 3758 §3.5 C1-C3), or None when not needed."""
@@ -314,7 +378,7 @@ class Outbound:
 
     # -- transmission --------------------------------------------------------------------
 
-    def _mark(self, chunk: _Chunk, now: float) -> None:
+    def _mark(self, chunk: _Chunk, now: float, cause: str) -> None:
         """Mark an outstanding chunk for retransmission, or abandon its message."""
         if chunk.in_flight:
             chunk.in_flight = False
@@ -327,6 +391,7 @@ class Outbound:
             self._abandon(chunk.message)
         elif not chunk.retransmit:
             chunk.retransmit = True
+            chunk.cause = cause
             self._retransmits[chunk.tsn] = chunk
 
     def _encode(self, chunk: _Chunk, emit: Emit) -> None:
@@ -341,6 +406,51 @@ class Outbound:
             (length + 3) & ~3,
         )
 
+    def _retransmit(
+        self, now: float, room: Callable[[], int], emit: Emit, new_packet: Callable[[], None]
+    ) -> None:
+        """Retransmissions first (§6.3.3 E3, §7.2.4 step 3): a fast retransmission gets one
+        packet regardless of cwnd; after T3 exactly one packet goes."""
+        fast_budget = self.mtu if self.fast_pending else 0
+        self.fast_pending = False
+        single = self._t3_state == 1
+        started = False
+        if self._rtx_base != self.next_tsn:
+            self._rtx_base = self.next_tsn
+            self._rtx_count = 0
+        for tsn in sorted(self._retransmits):
+            maybe = self._retransmits.get(tsn)
+            if maybe is None:
+                continue  # abandoned with an earlier fragment of its message
+            chunk = maybe
+            if self.flight >= self.cwnd and fast_budget <= 0:
+                break
+            if self._should_abandon(chunk, now):
+                self._abandon(chunk.message)
+                continue
+            if room() < (16 + chunk.size + 3) & ~3:  # padded length
+                if single and started:
+                    break
+                new_packet()
+            started = True
+            if single:
+                self._t3_state = 2
+            del self._retransmits[tsn]
+            chunk.retransmit = False
+            chunk.in_flight = True
+            chunk.sent_count += 1
+            # Strictly between the TSNs sent before and after, and after earlier ones.
+            self._rtx_count = count = self._rtx_count + 1
+            chunk.rtx_order = self._rtx_base - 1 + count / (count + 1)
+            self.flight += chunk.size
+            self.flight_chunks += 1
+            fast_budget -= chunk.size + 16
+            if self.trace is not None:
+                self._trace(now, "rtx", tsn=tsn & MASK32, cause=chunk.cause, n=chunk.sent_count - 1)
+            self._encode(chunk, emit)
+        if self.t3 is None:
+            self.t3 = now + self.rto
+
     def fill(
         self,
         now: float,
@@ -351,52 +461,51 @@ class Outbound:
         *,
         hold: int = 0,
     ) -> None:
-        """Emit retransmissions then new DATA, within cwnd and the peer's rwnd.
+        """Emit retransmissions then new DATA, within cwnd, Max.Burst and the peer's rwnd.
 
         ``hold`` (a packet's room for chunks, or 0): new DATA that would start a packet it
         cannot fill stays queued, for a caller that will send more soon (RFC 9260 §6.1:
         bundling small messages).
         """
         self.window_blocked = False
+        if self._t3_state == 2:
+            return  # §6.3.3 E3: the one packet went; the rest waits for a SACK
         if self._retransmits:
-            fast_budget = self.mtu if self.fast_pending else 0
-            self.fast_pending = False
-            for tsn in sorted(self._retransmits):
-                maybe = self._retransmits.get(tsn)
-                if maybe is None:
-                    continue  # abandoned with an earlier fragment of its message
-                chunk = maybe
-                if self.flight >= self.cwnd and fast_budget <= 0:
-                    break
-                if self._should_abandon(chunk, now):
-                    self._abandon(chunk.message)
-                    continue
-                if room() < (16 + chunk.size + 3) & ~3:  # padded length
-                    new_packet()
-                del self._retransmits[tsn]
-                chunk.retransmit = False
-                chunk.in_flight = True
-                chunk.sent_count += 1
-                self.flight += chunk.size
-                self.flight_chunks += 1
-                fast_budget -= chunk.size + 16
-                self._encode(chunk, emit)
-            if self.t3 is None:
-                self.t3 = now + self.rto
+            self._retransmit(now, room, emit, new_packet)
         if not allow_new or self._retransmits:
             return
+        expiring = self._queues.expiring
+        if expiring and now >= expiring[0][0]:
+            self._expire(now)
+        if not self.flight and self._active_at is not None:
+            idle = now - self._active_at
+            if idle > self.rto:  # §7.2.1: cwnd decays per RTO without DATA
+                before = self.cwnd
+                self.cc.on_idle(self, int(idle / self.rto))
+                if self.trace is not None and self.cwnd != before:
+                    self._trace(now, "idle", idle=idle)
         pending = self._pending
         sent = self._sent
         cwnd = self.cwnd
+        # Max.Burst (§6.1 D): new DATA up to the credit the SACKs brought.
+        burst = MAX_BURST * self.max_payload
+        if not self.flight and self.burst_credit < burst:
+            self.burst_credit = burst  # nothing in flight: no SACK would bring credit
+        limit = min(cwnd, self.flight + self.burst_credit)
+        self._acked_since_fill = 0
         largest = self.max_payload
-        while pending and self.flight < cwnd:
-            message = pending[0]
+        queues = self._queues
+        events = self._events
+        started = self.flight
+        while pending and self.flight < limit:
+            stream = pending[0]
+            message = stream.queue[0]
             if message.abandoned:
-                pending.popleft()  # _abandon already took it off the counts
+                queues.done_with_head(stream)  # _abandon already took it off the counts
                 continue
             if message.expiry is not None and now >= message.expiry:
                 self._abandon(message)
-                pending.popleft()
+                queues.done_with_head(stream)
                 continue
             offset = message.offset
             size = message.size - offset
@@ -424,9 +533,8 @@ class Outbound:
             end = offset + size
             if end == message.size:
                 flags |= FLAG_END
-                pending.popleft()
+                queues.done_with_head(stream)
                 self.pending_wire -= wire
-                self.unsent_per_stream[message.sid] -= 1
                 if offset:
                     data = data[offset:]
             else:
@@ -435,18 +543,22 @@ class Outbound:
                 data = data[offset:end]
                 self.pending_wire -= size
             message.offset = end
+            unsent = stream.unsent
+            stream.unsent = unsent - size
+            if unsent > stream.threshold >= unsent - size:
+                events.append(BufferedAmountLow(stream.sid))
             if not offset:
                 flags |= FLAG_BEGIN
                 if message.ordered:
-                    sid = message.sid
-                    ssn = self._next_ssn.get(sid, 0)
+                    ssn = stream.next_ssn
                     message.ssn = ssn
-                    self._next_ssn[sid] = (ssn + 1) & 0xFFFF
+                    stream.next_ssn = (ssn + 1) & 0xFFFF
             chunk = _Chunk(message, flags, data)
             message.chunks.append(chunk)
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
             chunk.tsn = tsn
+            chunk.rtx_order = tsn
             chunk.in_flight = True
             chunk.sent_count = 1
             chunk.probe = probe
@@ -465,7 +577,10 @@ class Outbound:
             if probe:
                 break
         else:
-            self.window_blocked = bool(pending)  # the loop stopped at cwnd
+            self.window_blocked = bool(pending)  # the loop stopped at cwnd or Max.Burst
+        if self.flight != started:
+            self._active_at = now
+            self.burst_credit = max(0, self.burst_credit - (self.flight - started))
         if self.t3 is None and self.flight:
             self.t3 = now + self.rto
 
@@ -479,6 +594,7 @@ class Outbound:
             self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
         self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self._rttvar))
+        self.cc.on_rtt(rtt)
 
     def on_sack(
         self, wire_cum: int, a_rwnd: int, gaps: tuple[tuple[int, int], ...], now: float
@@ -492,8 +608,10 @@ class Outbound:
             logger.debug("%sSACK acknowledges unsent TSN %d", self._prefix, wire_cum)
             return False
         sent = self._sent
+        self._t3_state = 0
         flight_before = self.flight
         acked_bytes = 0
+        newest = -1.0  # the latest transmission order among newly acknowledged chunks
         rtt_tsn = self._rtt_tsn
         while sent and sent[0].tsn <= cum:
             chunk = sent.popleft()
@@ -509,7 +627,7 @@ class Outbound:
             if chunk.tsn == rtt_tsn and chunk.sent_count == 1:
                 self._update_rto(now - self._rtt_sent)
                 self._rtt_tsn = rtt_tsn = None
-            self._release(chunk.message.sid, chunk.size)
+            self._release(chunk.message.stream, chunk.size)
         advanced = cum > self.cum_ack
         self.cum_ack = cum
         highest_new = -1
@@ -533,30 +651,39 @@ class Outbound:
                         del self._retransmits[chunk.tsn]
                     acked_bytes += chunk.size
                     highest_new = chunk.tsn
+                    newest = max(newest, chunk.rtx_order)
                     if chunk.tsn == rtt_tsn and chunk.sent_count == 1:
                         self._update_rto(now - self._rtt_sent)
                         self._rtt_tsn = rtt_tsn = None
-            if highest_new >= 0:
-                self._scanning = True
-                try:
-                    self._miss_indications(highest_new, now)
-                finally:
-                    self._scanning = False
-                self._append_late()
+        if advanced and gaps and self._recovery_exit is not None and highest_new < 0:
+            # §7.2.4: in fast recovery a SACK that advances the cumulative ack counts a
+            # miss for every TSN it still reports missing.
+            highest_new = cum + gaps[-1][1]
+            newest = max(newest, float(highest_new))
+        if highest_new >= 0:
+            self._scanning = True
+            try:
+                self._miss_indications(highest_new, newest, now)
+            finally:
+                self._scanning = False
+            self._append_late()
         # Congestion control (§7.2.1, §7.2.2) and fast recovery exit (§7.2.4).
+        cc = self.cc
         if self._recovery_exit is not None and cum >= self._recovery_exit:
             self._recovery_exit = None
         if advanced and self._recovery_exit is None:
-            if self.cwnd <= self.ssthresh:
-                if flight_before + self.mtu >= self.cwnd:
-                    self.cwnd += min(acked_bytes, self.mtu)
-            else:
-                self._partial_acked += acked_bytes
-                if self._partial_acked >= self.cwnd and flight_before + self.mtu >= self.cwnd:
-                    self._partial_acked -= self.cwnd
-                    self.cwnd += self.mtu
+            cc.on_ack(self, acked_bytes, flight_before, now)
+        if self._pending:
+            # Max.Burst: what the SACKs since the last transmission opportunity
+            # acknowledged, plus MAX_BURST packets.
+            self._acked_since_fill += acked_bytes
+            self.burst_credit = self._acked_since_fill + MAX_BURST * self.max_payload
+        else:
+            self.burst_credit = MAX_BURST * self.max_payload
         if not self.flight:
-            self._partial_acked = 0
+            cc.on_flight_empty()
+        if acked_bytes:
+            self._active_at = now
         previous_rwnd = self.peer_rwnd
         self.peer_rwnd = max(0, a_rwnd - self.flight_charge)
         if self.peer_rwnd and not previous_rwnd:
@@ -566,14 +693,31 @@ class Outbound:
                 for chunk in sent:
                     if chunk.probe and not chunk.acked and not chunk.abandoned:
                         chunk.probe = False
-                        self._mark(chunk, now)
+                        self._mark(chunk, now, "probe")
             finally:
                 self._scanning = False
             self._append_late()
         if advanced:
+            if self.srtt is not None and self._backed_off:
+                # New data acknowledged: the path works again, so the T3 backoff ends
+                # here rather than at the next RTT sample, which Karn's rule may delay
+                # for many round trips after a timeout (as BSD stacks reset rxtshift).
+                self._backed_off = False
+                self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self._rttvar))
             self.t3 = now + self.rto if sent else None
+        elif self.t3 is not None and self.t3 > now + self.rto:
+            self.t3 = now + self.rto  # started with an RTO since measured down
         if sent and sent[0].abandoned:
             self.forward_tsn_due = True
+        if self.trace is not None:
+            self._trace(
+                now,
+                "sack",
+                cum=wire_cum,
+                gaps=[list(g) for g in gaps],
+                acked=acked_bytes,
+                recovery=self._recovery_exit is not None,
+            )
         return True
 
     def _append_late(self) -> None:
@@ -582,38 +726,70 @@ class Outbound:
             self._late.clear()
             self.forward_tsn_due = True
 
-    def _miss_indications(self, highest_new: int, now: float) -> None:
-        for chunk in self._sent:
-            if chunk.tsn >= highest_new:
-                break
-            if chunk.acked or chunk.abandoned or not chunk.in_flight:
+    def _miss_indications(self, highest_new: int, newest: float, now: float) -> None:
+        """§7.2.4 with the HTNA rule, counting a miss only against chunks sent before the
+        newest newly acknowledged one (so a retransmission is not marked again by SACKs
+        for data sent before it: once per TSN per loss event)."""
+        cum = self.cum_ack
+        holes = self._holes
+        if highest_new > self._hole_top:
+            # New holes: unacked chunks between the known ones and the highest gap-acked.
+            sent = self._sent
+            base = sent[0].tsn if sent else cum + 1
+            start = max(self._hole_top, cum) + 1
+            for index in range(max(start - base, 0), min(highest_new - base, len(sent))):
+                chunk = sent[index]
+                if not chunk.acked and not chunk.abandoned:
+                    holes.append(chunk)
+            self._hole_top = highest_new
+        kept: list[_Chunk] = []
+        for chunk in holes:
+            if chunk.acked or chunk.abandoned or chunk.tsn <= cum:
+                continue
+            kept.append(chunk)
+            if chunk.tsn >= highest_new or not chunk.in_flight or chunk.rtx_order >= newest:
                 continue
             chunk.missing += 1
             if chunk.missing >= 3:
                 if self._recovery_exit is None:
-                    self.ssthresh = max(self.cwnd // 2, 4 * self.mtu)
-                    self.cwnd = self.ssthresh
-                    self._partial_acked = 0
-                    self._recovery_exit = self.next_tsn - 1
+                    if self.cc.on_loss(self, now):
+                        self._recovery_exit = self.next_tsn - 1
+                    if self.trace is not None:
+                        self._trace(
+                            now,
+                            "loss",
+                            tsn=chunk.tsn & MASK32,
+                            congestion=self._recovery_exit is not None,
+                        )
+                self.cc.on_lost(chunk.size)
                 self.fast_pending = True
-                self._mark(chunk, now)
+                self.fast_retransmits += 1
+                self._mark(chunk, now, "fast")
+        self._holes = kept
+        self._hole_top = max(self._hole_top, cum)
 
     # -- T3-rtx (RFC 9260 §6.3.3) --------------------------------------------------------
 
     def on_t3(self, now: float) -> None:
         self.rto = min(RTO_MAX, self.rto * 2)
-        self.ssthresh = max(self.cwnd // 2, 4 * self.mtu)
-        self.cwnd = self.mtu
-        self._partial_acked = 0
+        self._backed_off = True
+        self.cc.on_timeout(self, now)
         self._recovery_exit = None
+        self.t3_expiries += 1
         outstanding = [c for c in self._sent if not c.acked and not c.abandoned]
         if not outstanding:
             # Everything left was gap-acked yet never cumulatively acked: the peer reneged.
             outstanding = [c for c in self._sent if not c.abandoned]
             for chunk in outstanding:
                 chunk.acked = False
+            self._hole_top = self.cum_ack
+            self._holes = []
         for chunk in outstanding:
-            self._mark(chunk, now)
+            if chunk.in_flight:
+                self.cc.on_lost(chunk.size)
+            self._mark(chunk, now, "t3")
+        self._t3_state = 1
         if self._sent and self._sent[0].abandoned:
             self.forward_tsn_due = True
+        self._trace(now, "t3", outstanding=len(outstanding))
         self.t3 = now + self.rto if self._sent else None

@@ -1,0 +1,148 @@
+"""Per-stream send queues served round-robin by message (RFC 8260 §3.2 in spirit), PR-SCTP
+limits on every queued message (RFC 3758), and W3C ``bufferedAmount`` (bytes queued, not
+yet sent) kept apart from the association's bound on queued plus in-flight bytes."""
+
+from __future__ import annotations
+
+import pytest
+from sctp_helpers import make_pair, payload
+
+from trio_webrtc.sctp import BufferedAmountLow, SendBufferFullError
+from trio_webrtc.sctp import chunks as c
+from trio_webrtc.sctp.chunks import FLAG_BEGIN, DataChunk, parse_packet
+from trio_webrtc.testing import LinkConditions
+
+
+def _chunks(packets: list[bytes]) -> list[DataChunk]:
+    return [x for p in packets for x in parse_packet(p).chunks if isinstance(x, DataChunk)]
+
+
+def test_a_message_on_an_idle_stream_leaves_after_one_message_of_the_backlog() -> None:
+    client, server, link = make_pair()
+    out = client.assoc._outbound
+    out.cwnd = out.burst_credit = 1 << 22
+    for i in range(50):
+        client.assoc.send(1, 53, payload(16384, i), now=link.now)
+    client.assoc.send(3, 51, b"ping", now=link.now)
+    packets = client.assoc.datagrams_to_send(link.now)
+    chunks = _chunks(packets)
+    first = [x.stream_id for x in chunks[:16]]
+    # Message 0 of stream 1 (14 fragments), then the ping, then stream 1 again.
+    assert first == [1] * 14 + [3, 1]
+    assert chunks[14].user_data == b"ping"
+    for packet in packets:
+        server.receive_datagram(packet, link.now)
+    assert [e.data for e in server.received[:2]] == [payload(16384, 0), b"ping"]
+
+
+def test_backlogged_streams_take_turns_by_message() -> None:
+    client, server, link = make_pair()
+    out = client.assoc._outbound
+    out.cwnd = out.burst_credit = 1 << 22
+    for i in range(10):
+        client.assoc.send(1, 53, payload(500, i), now=link.now)
+        client.assoc.send(2, 53, payload(500, 100 + i), now=link.now)
+        client.assoc.send(4, 53, payload(500, 200 + i), now=link.now)
+    for i in range(10, 20):
+        client.assoc.send(1, 53, payload(500, i), now=link.now)
+    chunks = _chunks(client.assoc.datagrams_to_send(link.now))
+    assert [x.stream_id for x in chunks] == [1, 2, 4] * 10 + [1] * 10
+    tsns = [x.tsn for x in chunks]
+    assert tsns == list(range(tsns[0], tsns[0] + 40))
+    # Each stream's SSNs count its own messages.
+    assert [x.ssn for x in chunks if x.stream_id == 2] == list(range(10))
+    link.run(lambda: len(server.received) == 40)
+    assert [e.data for e in server.received if e.stream_id == 1] == [
+        payload(500, i) for i in range(20)
+    ]
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_every_queued_message_expires_not_only_the_head(ordered: bool) -> None:
+    # A slow link and a reliable backlog on stream 1: stream 2's timed messages sit
+    # queued behind it; when their lifetime ends they are abandoned wherever they are,
+    # never sent late, and the stream's buffered amount drops at once.
+    conditions = LinkConditions(delay=0.02, bandwidth=200_000)
+    client, server, link = make_pair(conditions)
+    sent_at: dict[int, float] = {}
+    original = client.datagrams_to_send
+
+    def stamped(now: float) -> list[bytes]:
+        packets = original(now)
+        for x in _chunks(packets):
+            sent_at.setdefault(x.tsn, now)
+        return packets
+
+    client.datagrams_to_send = stamped  # type: ignore[method-assign]
+    for i in range(40):
+        client.assoc.send(1, 53, payload(16384, i), now=link.now)
+    start = link.now
+    for i in range(30):
+        client.assoc.send(2, 51, payload(4000, 50 + i), ordered=ordered, lifetime=0.5, now=start)
+    assert client.assoc.buffered_amount(2) == 30 * 4000
+    link.run(lambda: link.now >= start + 0.5 + 0.01)
+    assert client.assoc.buffered_amount(2) == 0  # abandoned while still queued
+    client.assoc.send(2, 51, b"after", ordered=ordered, now=link.now)
+    link.run(lambda: any(e.data == b"after" for e in server.received), timeout=60)
+    got = [e.data for e in server.received if e.stream_id == 2]
+    assert 0 < len(got) - 1 < 30  # some went, the rest expired
+    assert got[-1] == b"after"
+    firsts = [
+        x
+        for p in client.sent_packets
+        for x in parse_packet(p).chunks
+        if isinstance(x, DataChunk) and x.stream_id == 2 and x.flags & FLAG_BEGIN
+    ]
+    assert all(sent_at[x.tsn] < start + 0.5 for x in firsts if x.user_data != b"after")
+    assert any(
+        c.CHUNK_FORWARD_TSN in [t for t, *_ in c.iter_chunks(p)] for p in client.sent_packets
+    )
+    link.run(lambda: len([e for e in server.received if e.stream_id == 1]) == 40, timeout=120)
+
+
+def test_max_retransmits_applies_to_messages_behind_the_head() -> None:
+    client, server, link = make_pair(LinkConditions(loss=0.3, delay=0.01), seed=2)
+    for i in range(20):
+        client.assoc.send(1, 53, payload(8000, i), now=link.now)
+    for i in range(60):
+        client.assoc.send(2, 51, payload(2000, i), max_retransmits=0, now=link.now)
+    client.assoc.send(2, 51, b"end", now=link.now)
+    link.run(lambda: any(e.data == b"end" for e in server.received), timeout=300)
+    got = [e.data for e in server.received if e.stream_id == 2]
+    expected = [payload(2000, i) for i in range(60)]
+    positions = [expected.index(d) for d in got[:-1]]
+    assert positions == sorted(set(positions)) and len(positions) < 60
+    link.run(lambda: client.assoc.held_amount(2) == 0, timeout=300)
+
+
+# -- buffered amount ---------------------------------------------------------------------
+
+
+def test_buffered_amount_counts_bytes_not_yet_sent() -> None:
+    client, server, link = make_pair()
+    assoc = client.assoc
+    assoc.set_buffered_amount_low_threshold(1, 3000)
+    assert assoc.send(1, 53, payload(10_000), now=link.now) == 10_000
+    assert assoc.buffered_amount(1) == assoc.held_amount(1) == 10_000
+    sent = assoc.datagrams_to_send(link.now)  # the initial window: 4 packets of 1172
+    assert len(sent) == 4
+    assert assoc.buffered_amount(1) == 10_000 - 4 * 1172
+    assert assoc.held_amount(1) == 10_000  # in flight, not acknowledged
+    assert not [e for e in client.assoc._events if isinstance(e, BufferedAmountLow)]
+    link.run(lambda: bool(server.received) and not assoc.held_amount(1))
+    assert assoc.buffered_amount(1) == 0
+    # The event fired once, when the bytes left the queue (not when acknowledged).
+    assert client.of_type(BufferedAmountLow) == [BufferedAmountLow(1)]
+
+
+def test_the_association_bounds_queued_plus_in_flight_bytes() -> None:
+    client, _server, link = make_pair(server_kw={}, client_kw={"max_send_buffer": 20_000})
+    assoc = client.assoc
+    assoc.send(1, 53, payload(4000), now=link.now)
+    assoc.datagrams_to_send(link.now)  # sent, nothing acknowledged yet
+    assert assoc.buffered_amount(1) == 0 and assoc.held_amount(1) == 4000
+    assoc.send(1, 53, payload(16_000), now=link.now)
+    with pytest.raises(SendBufferFullError):
+        assoc.send(1, 53, b"x", now=link.now)
+    link.run(lambda: assoc.held_amount(1) == 0)
+    assoc.send(1, 53, payload(20_000), now=link.now)

@@ -1,0 +1,249 @@
+"""The SCTP sender on paths with delay, loss and shallow queues, in virtual time: fast
+retransmit once per TSN per loss event and New-Reno recovery (RFC 9260 §7.2.4), one
+packet at T3 expiry (§6.3.3 E3), Max.Burst (§6.1 D), cwnd decay after idle (§7.2.1),
+slow start by bytes acknowledged (RFC 3465) and the RTO from measured RTT (§6.3.1)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from sctp_helpers import Peer, make_pair, payload
+from sctp_paths import Bulk
+
+from trio_webrtc.sctp.chunks import DataChunk, SackChunk, parse_packet
+from trio_webrtc.sctp.outbound import MAX_BURST, RTO_MIN
+from trio_webrtc.sctp.trace import TraceBuffer
+from trio_webrtc.testing import PathProfile, VirtualLink
+
+MTU = 1200
+PAYLOAD = 1172  # the largest DATA payload at MTU 1200
+
+
+def _tsns(packet: bytes) -> list[int]:
+    return [c.tsn for c in parse_packet(packet).chunks if isinstance(c, DataChunk)]
+
+
+class _Dropping(Peer):
+    """A peer whose outgoing packets pass ``keep`` or vanish."""
+
+    def __init__(self, keep: Callable[[bytes], bool], **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.keep = keep
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        return [p for p in super().datagrams_to_send(now) if self.keep(p)]
+
+
+def _bulk_run(
+    path: PathProfile, seconds: float, seed: int = 3, **kw: object
+) -> tuple[Bulk, VirtualLink]:
+    flow = Bulk(seed, **kw)
+    link = VirtualLink(flow.client, flow.server, path, seed=seed)
+    flow.client.assoc.start(link.now)
+    link.run(lambda: flow.client.established and flow.server.established)
+    end = link.now + seconds
+
+    def until() -> bool:
+        flow.pump(link.now)
+        return link.now >= end
+
+    link.run(until, timeout=seconds + 1)
+    return flow, link
+
+
+# -- fast retransmit and fast recovery -----------------------------------------------------
+
+
+def test_one_loss_is_fast_retransmitted_once_and_recovery_halves_cwnd_once() -> None:
+    trace = TraceBuffer()
+    dropped: list[int] = []
+    first_tsn: list[int] = []
+
+    def keep(packet: bytes) -> bool:
+        tsns = _tsns(packet)
+        if tsns and not first_tsn:
+            first_tsn.append(tsns[0])
+        if first_tsn and first_tsn[0] + 300 in tsns and not dropped:
+            dropped.append(first_tsn[0] + 300)
+            return False
+        return True
+
+    client = _Dropping(keep, is_client=True, seed=5, trace=trace)
+    server = Peer(is_client=False, seed=6)
+    link = VirtualLink(client, server, PathProfile(delay=0.025, rate=100e6, queue=10 << 20))
+    client.assoc.start(link.now)
+    link.run(lambda: client.established and server.established)
+    for i in range(1000):
+        client.assoc.send(1, 53, payload(1000, i), now=link.now)
+    link.run(lambda: len(server.received) == 1000, timeout=30)
+    assert [e.data for e in server.received] == [payload(1000, i) for i in range(1000)]
+    sends = Counter(t for p in client.sent_packets for t in _tsns(p))
+    assert dropped and sends[dropped[0]] == 2
+    assert all(n == 1 for t, n in sends.items() if t != dropped[0])
+    rtx = trace.of("rtx")
+    assert [(r["tsn"], r["cause"]) for r in rtx] == [(dropped[0], "fast")]
+    losses = trace.of("loss")
+    assert len(losses) == 1 and losses[0]["congestion"] is True
+    out = client.assoc._outbound
+    assert out.t3_expiries == 0 and out.fast_retransmits == 1
+    # New-Reno: ssthresh = cwnd/2 once; no growth until the recovery point was acked.
+    before = next(r for r in reversed(trace.of("sack")) if r["t"] < losses[0]["t"])
+    assert losses[0]["ssthresh"] == max(int(before["cwnd"]) // 2, 4 * MTU)  # type: ignore[call-overload]
+    in_recovery = [r for r in trace.of("sack") if r["recovery"]]
+    assert in_recovery and {r["cwnd"] for r in in_recovery} == {losses[0]["cwnd"]}
+
+
+def test_drop_tail_losses_never_fast_retransmit_a_tsn_more_often_than_it_was_lost() -> None:
+    # A shallow queue drops bursts of packets, retransmissions included: each fast
+    # retransmission answers one lost copy (its previous one), never a mere later SACK.
+    trace = TraceBuffer()
+    path = PathProfile(delay=0.005, rate=20e6, queue=32 << 10)
+    arrived: Counter[int] = Counter()
+    flow = Bulk(3, trace=trace)
+    receive = flow.server.receive_datagram
+
+    def counting(data: bytes, now: float) -> None:
+        arrived.update(_tsns(data))
+        receive(data, now)
+
+    flow.server.receive_datagram = counting  # type: ignore[method-assign]
+    link = VirtualLink(flow.client, flow.server, path, seed=3)
+    flow.client.assoc.start(link.now)
+    link.run(lambda: flow.client.established and flow.server.established)
+    end = link.now + 5.0
+
+    def until() -> bool:
+        flow.pump(link.now)
+        return link.now >= end
+
+    link.run(until, timeout=6)
+    sent = Counter(t for p in flow.client.sent_packets for t in _tsns(p))
+    lost = sent - arrived
+    fast = Counter(r["tsn"] for r in trace.of("rtx") if r["cause"] == "fast")
+    assert lost and fast
+    assert all(n <= lost[tsn] for tsn, n in fast.items())
+    out = flow.client.assoc._outbound
+    assert out.t3_expiries <= 2
+    assert flow.delivered * 8 / 5.0 > 0.8 * 20e6 * 1172 / 1228  # the link stays busy
+
+
+# -- T3 ------------------------------------------------------------------------------------
+
+
+def test_t3_expiry_sends_exactly_one_packet() -> None:
+    client, _server, link = make_pair()
+    assoc = client.assoc
+    out = assoc._outbound
+    out.cwnd = out.burst_credit = 40 * MTU
+    for i in range(30):
+        assoc.send(1, 53, payload(1000, i), now=link.now)
+    flight = assoc.datagrams_to_send(link.now)  # all lost
+    assert len(flight) == 30 and out.t3 is not None
+    assoc.handle_timer(out.t3)
+    after = assoc.datagrams_to_send(out.t3)
+    assert [len(_tsns(p)) for p in after] == [1]
+    assert _tsns(after[0]) == _tsns(flight[0])
+    assert out.cwnd == MTU
+    assert assoc.datagrams_to_send(out.t3 + 0.001) == []  # the rest waits for a SACK
+
+
+# -- Max.Burst -----------------------------------------------------------------------------
+
+
+def test_max_burst_limits_new_data_to_what_was_acked_plus_four_packets() -> None:
+    client, server, link = make_pair()
+    assoc = client.assoc
+    out = assoc._outbound
+    out.cwnd = 1 << 20  # a large window, as left by an earlier transfer
+    assoc.send(1, 53, payload(200_000), now=link.now)
+    burst = assoc.datagrams_to_send(link.now)
+    assert len(burst) == MAX_BURST and out.window_blocked
+    assert assoc.datagrams_to_send(link.now) == []  # no SACK: no more credit
+    # The peer acknowledges two packets with one SACK: two go to replace them, plus four.
+    for packet in burst[:2]:
+        server.assoc.receive_datagram(packet, link.now)
+    sacks = [p for p in server.assoc.datagrams_to_send(link.now) if p[12] == 3]
+    assert len(sacks) == 1 and isinstance(parse_packet(sacks[0]).chunks[0], SackChunk)
+    assoc.receive_datagram(sacks[0], link.now)
+    assert len(assoc.datagrams_to_send(link.now)) == 2 + MAX_BURST
+
+
+def test_a_reopened_peer_window_is_not_sent_at_once() -> None:
+    client, _server, link = make_pair()
+    assoc = client.assoc
+    out = assoc._outbound
+    out.cwnd = 1 << 20
+    out.peer_rwnd = 0  # the peer's window is shut; then a SACK opens 1 MiB
+    assoc.send(1, 53, payload(100_000), now=link.now)
+    probe = assoc.datagrams_to_send(link.now)
+    assert len(probe) == 1  # one zero-window probe (§6.1 A)
+    ack = parse_packet(probe[0]).chunks[0]
+    assert isinstance(ack, DataChunk)
+    out.on_sack(ack.tsn, 1 << 20, (), link.now)
+    assert len(assoc.datagrams_to_send(link.now)) == 1 + MAX_BURST
+
+
+# -- idle ----------------------------------------------------------------------------------
+
+
+def test_cwnd_decays_by_half_per_rto_of_idle() -> None:
+    client, server, link = make_pair()
+    assoc = client.assoc
+    out = assoc._outbound
+    for i in range(200):
+        assoc.send(1, 53, payload(1000, i), now=link.now)
+    link.run(lambda: len(server.received) == 200 and not out.has_outstanding)
+    grown = out.cwnd
+    assert grown >= 16 * MTU
+    idle = 3.5 * out.rto
+    link.now += idle
+    assoc.send(1, 53, payload(1000), now=link.now)
+    assoc.datagrams_to_send(link.now)
+    assert out.cwnd == max(grown >> 3, 4 * MTU)
+
+
+def test_no_decay_while_data_flows() -> None:
+    client, server, link = make_pair()
+    out = client.assoc._outbound
+    for i in range(200):
+        client.assoc.send(1, 53, payload(1000, i), now=link.now)
+    link.run(lambda: len(server.received) == 200 and not out.has_outstanding)
+    grown = out.cwnd
+    link.now += out.rto * 0.9
+    client.assoc.send(1, 53, payload(1000), now=link.now)
+    client.assoc.datagrams_to_send(link.now)
+    assert out.cwnd == grown
+
+
+# -- slow start and RTO --------------------------------------------------------------------
+
+
+def test_slow_start_reaches_a_50_mbit_200_ms_bdp_within_ten_round_trips() -> None:
+    bdp = 50_000_000 // 8 * 0.2  # 1.25 MB
+    trace = TraceBuffer()
+    path = PathProfile(delay=0.1, rate=50e6, queue=4 << 20)
+    flow = Bulk(4, high=4 << 20, trace=trace)
+    flow.server = Peer(is_client=False, seed=10, receive_window=8 << 20)
+    flow.server.drain = flow._drain  # type: ignore[method-assign]
+    link = VirtualLink(flow.client, flow.server, path)
+    flow.client.assoc.start(link.now)
+    link.run(lambda: flow.client.established)
+    start = link.now
+    out = flow.client.assoc._outbound
+
+    def until() -> bool:
+        flow.pump(link.now)
+        return out.cwnd >= bdp
+
+    reached = link.run(until, timeout=30)
+    assert reached - start <= 10 * 0.2
+    assert out.t3_expiries == 0 and not trace.of("rtx")
+
+
+def test_rto_follows_the_measured_round_trip() -> None:
+    flow, _ = _bulk_run(PathProfile(delay=0.15, rate=50e6, queue=8 << 20), 3.0)
+    out = flow.client.assoc._outbound
+    assert out.srtt is not None and 0.3 <= out.srtt <= 0.45
+    assert out.rto == max(RTO_MIN, out.srtt + 4 * out._rttvar)
+    assert out.t3_expiries == 0

@@ -1,0 +1,134 @@
+"""Per-stream send queues for the SCTP sender, served round-robin by message.
+
+RFC 8260 §3.2 (the round-robin scheduler) in spirit: every stream with queued messages
+sits in a ring; the sender takes the head message of the first stream, cuts it into
+chunks until its end (without I-DATA a message's fragments need consecutive TSNs, RFC
+9260 §6.9), then moves that stream to the back of the ring. A message on an idle stream
+thus waits for at most one message of each busy stream, never for another stream's
+backlog. Messages with a PR-SCTP lifetime (RFC 3758 §3.1 "timed reliability") also sit in
+a heap by expiry, so that every queued message, not only a stream's head, is abandoned
+when it expires (:meth:`SendQueues.pop_expired`).
+
+The queues count, per stream, ``unsent`` bytes (W3C ``bufferedAmount``: queued and not yet
+transmitted) and ``held`` bytes (queued or in flight, not yet acknowledged or abandoned),
+the latter bounded per association by ``max_send_buffer``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from typing import TYPE_CHECKING
+
+from .chunks import FLAG_UNORDERED
+
+if TYPE_CHECKING:
+    from .outbound import _Chunk
+
+__all__ = ["Message", "SendQueues", "SendStream"]
+
+
+class Message:
+    """One queued user message; cut into chunks as packets are built."""
+
+    __slots__ = (
+        "abandoned",
+        "chunks",
+        "data",
+        "expiry",
+        "flags",
+        "max_retransmits",
+        "offset",
+        "ordered",
+        "ppid",
+        "sid",
+        "size",
+        "ssn",
+        "stream",
+    )
+
+    def __init__(  # noqa: PLR0917
+        self,
+        stream: SendStream,
+        ppid: int,
+        data: bytes,
+        ordered: bool,
+        max_retransmits: int | None,
+        expiry: float | None,
+    ) -> None:
+        self.stream = stream
+        self.sid = stream.sid
+        self.ppid = ppid
+        self.data: bytes | memoryview = data
+        self.size = len(data)
+        self.offset = 0  # bytes already cut into chunks (given TSNs)
+        self.ordered = ordered
+        self.flags = 0 if ordered else FLAG_UNORDERED
+        self.max_retransmits = max_retransmits
+        self.expiry = expiry
+        self.abandoned = False
+        self.ssn = 0
+        self.chunks: list[_Chunk] = []
+
+
+class SendStream:
+    """One outgoing stream: its queue, byte counts, threshold and next SSN."""
+
+    __slots__ = ("active", "held", "next_ssn", "queue", "sid", "threshold", "unsent")
+
+    def __init__(self, sid: int) -> None:
+        self.sid = sid
+        self.queue: deque[Message] = deque()
+        self.active = False  # in the ring
+        self.unsent = 0  # bytes queued, not yet cut into chunks (W3C bufferedAmount)
+        self.held = 0  # bytes queued or in flight (not acknowledged, not abandoned)
+        self.threshold = 0
+        self.next_ssn = 0
+
+
+class SendQueues:
+    """The streams, the round-robin ring of those with queued messages, expiries."""
+
+    def __init__(self) -> None:
+        self.streams: dict[int, SendStream] = {}
+        self.ring: deque[SendStream] = deque()
+        self.expiring: list[tuple[float, int, Message]] = []
+        self._order = 0
+
+    def stream(self, sid: int) -> SendStream:
+        stream = self.streams.get(sid)
+        if stream is None:
+            stream = self.streams[sid] = SendStream(sid)
+        return stream
+
+    def push(self, message: Message) -> None:
+        stream = message.stream
+        stream.queue.append(message)
+        if not stream.active:
+            stream.active = True
+            self.ring.append(stream)
+        if message.expiry is not None:
+            self._order += 1
+            heapq.heappush(self.expiring, (message.expiry, self._order, message))
+
+    def next_expiry(self) -> float | None:
+        return self.expiring[0][0] if self.expiring else None
+
+    def pop_expired(self, now: float) -> list[Message]:
+        """Messages whose lifetime ended by ``now`` (some may be abandoned or done)."""
+        heap = self.expiring
+        out: list[Message] = []
+        while heap and heap[0][0] <= now:
+            out.append(heapq.heappop(heap)[2])
+        return out
+
+    def done_with_head(self, stream: SendStream) -> None:
+        """The stream's head message was cut to its end (or dropped): serve the next
+        stream, this one goes to the back of the ring (or leaves it when empty)."""
+        stream.queue.popleft()
+        ring = self.ring
+        if not stream.queue:
+            stream.active = False
+            ring.popleft()
+        elif len(ring) > 1:
+            ring.rotate(-1)
