@@ -338,3 +338,53 @@ def test_no_forward_tsn_or_reconfig_sent_to_peer_without_support() -> None:
     assert events(assoc) == [OutgoingStreamsReset((1,)), StreamsReset((1,))]
     assoc.receive_datagram(pkt(ack.initiate_tag, c.SackChunk(ack.initial_tsn, 1 << 20)), timer)
     assert not any(isinstance(ch, c.ReconfigChunk) for ch in sent_chunks(out(assoc, timer)))
+
+
+def test_unrecognized_init_ack_parameters_are_reported_after_cookie_echo() -> None:
+    assoc = new()
+    assoc.start(0.0)
+    (init,) = sent_chunks(out(assoc))
+    assert isinstance(init, c.InitChunk)
+    params = ((7, b"C" * 40), *EXTENSIONS, (0xC123, b"abc"), (0x8124, b"quiet"))
+    ack = c.InitAckChunk(PEER_TAG, 1 << 20, 65535, 65535, PEER_TSN, params)
+    assoc.receive_datagram(pkt(init.initiate_tag, ack), 0.0)
+    (packet,) = out(assoc)
+    assert packet.chunks == (
+        c.CookieEchoChunk(b"C" * 40),
+        c.ErrorChunk(((c.CAUSE_UNRECOGNIZED_PARAMETERS, struct.pack("!HH", 0xC123, 7) + b"abc"),)),
+    )
+
+
+def shuttle(a: SctpAssociation, b: SctpAssociation, now: float) -> None:
+    """Carry packets both ways until neither side has anything to send."""
+    for _ in range(50):
+        moved = False
+        for source, target in ((a, b), (b, a)):
+            for datagram in source.datagrams_to_send(now):
+                target.receive_datagram(datagram, now)
+                moved = True
+        if not moved:
+            return
+    raise AssertionError("no quiescence")
+
+
+def test_restarted_peer_reconnects_and_both_sides_carry_data() -> None:
+    server = new(seed=1)
+    client = SctpAssociation(is_client=True, rng=random.Random(2))
+    client.start(0.0)
+    shuttle(client, server, 0.0)
+    assert state(client) is state(server) is AssociationState.ESTABLISHED
+    events(server)
+    # The client's process restarts: a brand-new association over the same DTLS session.
+    reborn = SctpAssociation(is_client=True, rng=random.Random(3))
+    reborn.start(1.0)
+    shuttle(reborn, server, 1.0)
+    assert state(reborn) is AssociationState.ESTABLISHED
+    assert events(server) == [AssociationRestarted(65535, 65535)]
+    reborn.send(0, 51, b"from the reborn peer", now=1.0)
+    server.send(1, 51, b"from the server", now=1.0)
+    shuttle(reborn, server, 1.0)
+    delivered = [e for e in events(server) if isinstance(e, DataReceived)]
+    assert delivered == [DataReceived(0, 51, b"from the reborn peer", False)]
+    received = [e for e in events(reborn) if isinstance(e, DataReceived)]
+    assert received == [DataReceived(1, 51, b"from the server", False)]
