@@ -4,7 +4,7 @@ The sender side of the driver keeps sending full packets in batches (every 256 K
 or at the flusher's look) while its senders are queueing; a SACK arriving meanwhile sends
 DATA only when the last batch stopped at cwnd or the peer's rwnd (ack clocking, SCTP
 ``only_new_data_pending``). These tests pin both halves: the SCTP predicate, and the
-wire effect of the driver (few SACKs per DATA packet, everything delivered in order).
+wire effect of the driver (a SACK per second DATA packet, everything delivered in order).
 """
 
 from __future__ import annotations
@@ -112,7 +112,10 @@ async def test_16k_messages_leave_in_batches_with_few_sacks() -> None:
                 await channel.send(i.to_bytes(4, "big") * (size // 4))
         assert received == list(range(count))
         assert sent["data_packets"] >= count * size // 1200
-        # One SACK per 16 KiB message (~14 packets) was 0.07; before this change 16 KiB
-        # messages cost 0.035 SACKs per DATA packet on UDP.
-        print("SACKs per DATA packet", acks["sacks"] / sent["data_packets"])
-        assert acks["sacks"] / sent["data_packets"] < 0.03
+        # RFC 9260 §6.2: a SACK for every second DATA packet, also within a receive
+        # burst (sctp/acks.py; one SACK per burst, 0.03 per packet, held senders with a
+        # Max.Burst of 4 packets per SACK at a few packets per round trip, issue 12).
+        # The batching shows in DATA packets per receive wakeup, not in SACKs.
+        ratio = acks["sacks"] / sent["data_packets"]
+        print("SACKs per DATA packet", ratio)
+        assert 0.49 <= ratio <= 0.6

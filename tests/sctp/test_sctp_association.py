@@ -196,9 +196,9 @@ def test_delayed_ack_timer() -> None:
     plain = c.DataChunk(data.flags & ~c.FLAG_IMMEDIATE, data.tsn, 1, 0, 51, b"x")
     server.assoc.receive_datagram(c.encode_packet(5000, 5000, parsed.vtag, [plain.encode()]), 10.0)
     assert server.assoc.datagrams_to_send(10.0) == []
-    assert server.assoc.get_timer() == pytest.approx(10.2)
-    server.assoc.handle_timer(10.2)
-    out = server.assoc.datagrams_to_send(10.2)
+    assert server.assoc.get_timer() == pytest.approx(10.04)  # acks.DELAYED_ACK: 40 ms
+    server.assoc.handle_timer(10.04)
+    out = server.assoc.datagrams_to_send(10.04)
     assert [chunk_types(p) for p in out] == [[c.CHUNK_SACK]]
 
 

@@ -2,14 +2,15 @@
 
 Implements RFC 9260 §4 (states), §5.1 (four-way handshake with a signed, time-stamped
 State Cookie; stateless INIT ACK), §5.2.1/§5.2.4 (INIT collision: both ends may send
-INIT, as Chromium and usrsctp do), §6.2 (SACK generation with delayed and coalesced
-acknowledgements), §6.3 (T1, T3 timers), §8.1-§8.3 (error counting, HEARTBEAT), §8.5
-(verification tags, including the T bit), §9 (ABORT, graceful SHUTDOWN), RFC 8261 §4-§5
-(SCTP over DTLS: one packet per DTLS record, CRC32c, no IP addresses) and the
-association-level parts of RFC 3758 (FORWARD TSN) and RFC 6525 (RE-CONFIG), as profiled by
-RFC 8831 §6. Send and receive paths live in :mod:`.outbound` and :mod:`.inbound`, stream
-resets in :mod:`.reconfig`, association setup in :mod:`.handshake`, cookies in
-:mod:`.cookie`.
+INIT, as Chromium and usrsctp do), §6.2/§6.7 (SACK generation: every second DATA
+packet even within a receive burst, at once on gaps and duplicates, delayed otherwise;
+the policy in :mod:`.acks`), §6.3 (T1, T3 timers), §8.1-§8.3 (error counting,
+HEARTBEAT), §8.5 (verification tags, including the T bit), §9 (ABORT, graceful
+SHUTDOWN), RFC 8261 §4-§5 (SCTP over DTLS: one packet per DTLS record, CRC32c, no IP
+addresses) and the association-level parts of RFC 3758 (FORWARD TSN) and RFC 6525
+(RE-CONFIG), as profiled by RFC 8831 §6. Send and receive paths live in :mod:`.outbound`
+and :mod:`.inbound`, stream resets in :mod:`.reconfig`, association setup in
+:mod:`.handshake`, cookies in :mod:`.cookie`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
+from .acks import DELAYED_ACK, MAX_QUEUED_SACKS, window_update_due
 from .chunks import (
     CAUSE_INVALID_STREAM,
     CAUSE_NO_USER_DATA,
@@ -78,7 +80,6 @@ _LARGEST_DCEP_MESSAGE = 12 + 2 * 0xFFFF  # RFC 8832 §5.1
 logger = logging.getLogger("trio_webrtc.sctp")
 
 MAX_ASSOCIATION_RETRANSMITS = 10
-DELAYED_ACK = 0.2
 MAX_CONTROL_QUEUE = 32
 _HEARTBEAT_INFO = struct.Struct("!dQ")
 # Chunk types this stack implements; any other is handled by its two upper bits (§3.2).
@@ -218,6 +219,7 @@ class SctpAssociation(Handshake):
         # a driver may hold it a moment so that a reply's DATA carries it.
         self._sack_can_wait = False
         self._data_packets = 0
+        self._sack_queue: list[bytes] = []  # SACKs frozen within a receive burst (acks.py)
         self._heartbeat: float | None = None
         self._heartbeat_nonce: int | None = None
         self.dropped_packets = 0
@@ -312,6 +314,7 @@ class SctpAssociation(Handshake):
         return not (
             self._control
             or self._sack_due
+            or self._sack_queue
             or out._retransmits
             or out.forward_tsn_due
             or out.window_blocked
@@ -345,9 +348,10 @@ class SctpAssociation(Handshake):
         if inbound is None:
             return False
         inbound.consume(nbytes)
-        last = inbound.last_advertised
-        if last < self._window // 2 and inbound.a_rwnd() - last >= self._window // 4:
-            self._sack_due = True  # window update (RFC 9260 §6.2)
+        if window_update_due(
+            self._window, inbound.last_advertised, inbound.arrived, inbound.a_rwnd(), self._mtu
+        ):
+            self._sack_due = True  # window update (RFC 9260 §6.2, acks.py)
             self._sack_can_wait = False
             return True
         return False
@@ -492,6 +496,7 @@ class SctpAssociation(Handshake):
         if not (
             self._control
             or self._sack_due
+            or self._sack_queue
             or out._pending
             or out._retransmits
             or out.forward_tsn_due
@@ -507,7 +512,18 @@ class SctpAssociation(Handshake):
         if self.state is not S.CLOSED and inbound is not None:
             state = self.state
             data_state = state is _ESTABLISHED or state in _DATA_STATES
-            if self._sack_due or (self._delayed_ack is not None and data_state and out.has_pending):
+            queue = self._sack_queue
+            # A SACK is due; or DATA was received since the last one and a packet leaves
+            # anyway (our DATA, or frozen SACKs): the last SACK sent is always current.
+            fresh = self._sack_due or (
+                self._delayed_ack is not None and (bool(queue) or (data_state and out.has_pending))
+            )
+            if queue:  # one packet each; the last may carry DATA unless a fresh SACK does
+                self._sack_queue = []
+                last = len(queue) - 1
+                for index, sack in enumerate(queue):
+                    packets.add(sack, alone=fresh or index < last)
+            if fresh:
                 packets.add(inbound.build_sack(self._mtu - 12))
                 self._sack_due = self._sack_can_wait = False
                 self._delayed_ack = None
@@ -591,6 +607,8 @@ class SctpAssociation(Handshake):
                         raise SctpParseError("truncated DATA chunk")
                     self._abort_no_user_data(data[start : start + 4])
                     return
+                if not had_data and self._sack_due and not self._sack_can_wait:
+                    self._freeze_sack(inbound)  # it covers the packets before this one
                 tsn, sid, ssn, ppid = unpack_data(data, start)
                 if sid >= streams_in:
                     self._invalid_stream(inbound, tsn, sid)
@@ -625,7 +643,9 @@ class SctpAssociation(Handshake):
         if had_data and inbound is not None:
             self._data_packets += 1
             if inbound.sack_now or self._data_packets >= 2:
-                self._sack_due = True  # every second packet, or a gap (RFC 9260 §6.2)
+                # Every second packet, a gap, a duplicate, a filled gap (RFC 9260 §6.2,
+                # §6.7); frozen if more DATA arrives before it leaves (acks.py).
+                self._sack_due = True
                 self._sack_can_wait = False
             elif inbound.immediate:  # RFC 7053
                 if not self._sack_due:
@@ -633,6 +653,17 @@ class SctpAssociation(Handshake):
                 self._sack_due = True
             elif self._delayed_ack is None:
                 self._delayed_ack = now + DELAYED_ACK
+
+    def _freeze_sack(self, inbound: Inbound) -> None:
+        """A SACK is due and unsent while more DATA arrives (a receive burst): build it
+        now, as of the packets before, to leave in a packet of its own (acks.py)."""
+        queue = self._sack_queue
+        if len(queue) >= MAX_QUEUED_SACKS:
+            del queue[0]
+        queue.append(inbound.build_sack(self._mtu - 12))
+        self._sack_due = self._sack_can_wait = False
+        self._delayed_ack = None
+        self._data_packets = 0
 
     def _abort_no_user_data(self, tsn: bytes) -> None:
         """RFC 9260 §6.2: a DATA chunk without user data ends the association."""
@@ -651,6 +682,7 @@ class SctpAssociation(Handshake):
         self._t1 = self._t2 = self._delayed_ack = None
         self._sack_due = self._sack_can_wait = False
         self._data_packets = 0
+        self._sack_queue = []
         self._errors = 0
         self._heartbeat_nonce = None
         self._cookie_echo = None

@@ -9,7 +9,12 @@ TSNs are kept internally as unbounded integers ("unwrapped" against the cumulati
 so no serial-number arithmetic is needed past the point where a wire value is read.
 Memory is bounded: accepted TSNs lie within 65,535 of the cumulative TSN (the reach of a
 gap ack block) and held bytes (reassembly, ordering, delivered-but-unconsumed) within the
-receive window (plus at most one chunk that fills the hole everything else waits on).
+receive window, with one exception: the next expected TSN is always admitted while data
+above a gap waits for it (RFC 9260 §6.2 lets a receiver drop DATA when its buffer is full,
+but refusing the chunk that every held chunk waits on deadlocks the association: the
+held data can never be delivered, so the window never reopens). A conforming sender's
+gap plus held data fit one advertised window, so filling the gap needs at most about one
+window more; :data:`GAP_FILL_LIMIT` windows bound it against a peer that ignores ours.
 Bookkeeping is charged too, like Linux's ``truesize``: a chunk held for reassembly or
 ordering counts at least ``CHUNK_CHARGE`` bytes and every TSN held above the cumulative
 TSN ``TSN_CHARGE`` more, both in the window check and in the advertised a_rwnd, so a
@@ -49,6 +54,9 @@ its payload. Full-size fragments are charged their payload alone, so a message a
 as the window still fits it."""
 TSN_CHARGE = 64
 """Charged per TSN recorded above the cumulative TSN (an int in a set)."""
+GAP_FILL_LIMIT = 4
+"""While data above a gap waits, the next expected TSN is admitted until the charged bytes
+held reach this many windows (tiny chunks are charged several times their size)."""
 
 
 def _charge(size: int) -> int:
@@ -123,6 +131,7 @@ class Inbound:
         self.sack_now = False  # a gap or duplicate was seen: SACK without delay
         self.immediate = False  # the sender asked for a SACK without delay (RFC 7053)
         self.last_advertised = receive_window
+        self.arrived = 0  # DATA bytes accepted since the last SACK (see acks.py)
         self.dropped_for_window = 0
 
     # -- receive window ------------------------------------------------------------------
@@ -158,13 +167,18 @@ class Inbound:
         used = self.unconsumed + self.held + TSN_CHARGE * len(above)
         if used + (size if size > CHUNK_CHARGE else CHUNK_CHARGE) > self.window and not (
             delta == 1
-            and (above or not self.unconsumed)
-            and used <= self.window  # one chunk beyond the window, not one after another
+            and (
+                # Held data waits for this chunk: never refuse it (module doc).
+                (above and used <= GAP_FILL_LIMIT * self.window)
+                # Nothing unread: one chunk beyond the window, not one after another.
+                or (not self.unconsumed and used <= self.window)
+            )
         ):
             # RFC 9260 §6.2: no room; the sender learns our window from the SACK.
             self.dropped_for_window += 1
             self.sack_now = True
             return False
+        self.arrived += size
         tsn = cum + delta
         if flags & FLAG_IMMEDIATE:
             self.immediate = True  # RFC 7053
@@ -410,4 +424,5 @@ class Inbound:
         )
         self._duplicates = []
         self.sack_now = self.immediate = False
+        self.arrived = 0
         return out
