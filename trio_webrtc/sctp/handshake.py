@@ -304,6 +304,7 @@ class Handshake:
         old = self._outbound
         self._local_tag = state.local_tag
         self._local_tsn = state.local_tsn
+        # The same arguments as SctpAssociation.__init__ gives it (keep the two in step).
         self._outbound = Outbound(
             initial_tsn=state.local_tsn,
             mtu=old.mtu,
