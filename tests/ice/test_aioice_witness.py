@@ -4,7 +4,8 @@ Hypothesis generates ICE Binding messages (USERNAME, PRIORITY, ICE-CONTROLLING o
 ICE-CONTROLLED, USE-CANDIDATE, XOR-MAPPED-ADDRESS, ERROR-CODE, with MESSAGE-INTEGRITY and
 FINGERPRINT) and candidates; what our codec encodes, aioice's decodes to the same values
 (its FINGERPRINT check and MESSAGE-INTEGRITY check included), and the other way round.
-aioice is a test dependency only (it comes with aiortc in the ``test`` extra).
+aioice is a test dependency only (named in the ``test`` extra; aiortc needs it too).
+Derandomized, so every run checks the same 300 examples per test.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def _theirs(value: stun.AttributeValue) -> Any:
 keys = st.binary(min_size=1, max_size=64)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(binding_messages(), keys, st.booleans())
 def test_what_we_encode_aioice_decodes(message: stun.Message, key: bytes, signed: bool) -> None:
     data = stun.encode(message, key if signed else None, True)
@@ -87,7 +88,7 @@ def test_what_we_encode_aioice_decodes(message: stun.Message, key: bytes, signed
     assert theirs.check_message_integrity(key) is signed
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(binding_messages(), keys, st.booleans())
 def test_what_aioice_encodes_we_decode(message: stun.Message, key: bytes, signed: bool) -> None:
     theirs = aioice_stun.Message(
@@ -158,7 +159,7 @@ def _fields(candidate: Any, host: str) -> tuple[Any, ...]:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(candidates(), st.none() | st.sampled_from(["abcd", "X+/9"]))
 def test_candidates_we_write_aioice_reads(candidate: Candidate, ufrag: str | None) -> None:
     if ufrag is not None:  # an attribute aioice does not know: skipped by its parser
@@ -169,7 +170,7 @@ def test_candidates_we_write_aioice_reads(candidate: Candidate, ufrag: str | Non
     assert _fields(theirs, "host") == _fields(candidate, "address")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(candidates())
 def test_candidates_aioice_writes_we_read(candidate: Candidate) -> None:
     theirs = aioice_candidate.Candidate(
