@@ -2,7 +2,9 @@
 
 One receive task per UDP socket and one timer task, all in the owner's nursery; no
 threads, no globals. The receive task drains every datagram that is ready (up to a burst
-limit) before flushing, so a burst of DATA gets one SACK. ``flush()`` is synchronous and
+limit) before flushing: one flush per burst, which still carries a SACK for every second
+DATA packet of it (SCTP freezes them as they fall due, ``sctp/acks.py``, so a sender
+limited to a few packets per SACK is not held back). ``flush()`` is synchronous and
 may be called from any task (a ``send`` on a channel, a Godot ``put_packet``): it sends what
 the core has, dispatches the core's events to the owner's callback, and re-arms the timer.
 
