@@ -186,6 +186,21 @@ def test_init_with_zero_outbound_or_inbound_streams_is_aborted(os: int, mis: int
     assert state(assoc) is AssociationState.ESTABLISHED
 
 
+def test_init_ack_with_zero_streams_is_aborted() -> None:
+    assoc = new()
+    assoc.start(0.0)
+    (init,) = sent_chunks(out(assoc))
+    assert isinstance(init, c.InitChunk)
+    ack = c.InitAckChunk(PEER_TAG, 1 << 20, 0, 65535, PEER_TSN, ((7, b"C" * 40),))
+    assoc.receive_datagram(pkt(init.initiate_tag, ack), 0.0)
+    (packet,) = out(assoc)
+    assert packet.vtag == PEER_TAG
+    assert [type(ch) for ch in packet.chunks] == [c.AbortChunk]
+    assert state(assoc) is AssociationState.CLOSED
+    (closed,) = events(assoc)
+    assert isinstance(closed, AssociationClosed) and closed.error
+
+
 def test_negotiated_stream_counts_bound_sending() -> None:
     assoc = new()
     ack = establish(assoc, init_chunk(os=256, mis=10))

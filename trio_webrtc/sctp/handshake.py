@@ -337,7 +337,10 @@ class Handshake:
             self._drop("INIT ACK without a State Cookie")
             return
         if chunk.outbound_streams == 0 or chunk.inbound_streams == 0:
-            self._drop("INIT ACK with zero streams")
+            # §3.3.3: destroy the association and send ABORT.
+            abort = AbortChunk(0, ((CAUSE_INVALID_MANDATORY_PARAMETER, b""),))
+            self._queue(abort.encode(), vtag=chunk.initiate_tag)
+            self._close("peer's INIT ACK announced zero streams", error=True)
             return
         extensions, _, unrecognized = _scan_params(chunk.params)
         self._setup_peer(
