@@ -89,6 +89,8 @@ class PeerConnectionStats:
     channels: tuple[DataChannelStats, ...]
     messages_discarded: int = 0
     """Messages above our max-message-size, on any stream (with or without a channel)."""
+    dtls_auth_failures: int = 0
+    """DTLS data records that failed authentication, dropped (0 while OpenSSL opens them)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionaries, lists and scalars (JSON-serialisable)."""
@@ -170,4 +172,7 @@ def collect_stats(
         channels_opened=opened,
         channels=tuple(channels),
         messages_discarded=core.channels.oversized_messages,
+        dtls_auth_failures=0
+        if dtls is None or dtls.record_layer is None
+        else dtls.record_layer.auth_failures,
     )

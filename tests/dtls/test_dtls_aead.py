@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from trio_webrtc.core import PeerConnectionCore
 from trio_webrtc.dtls import aead
 from trio_webrtc.dtls import transport as dtls
 from trio_webrtc.dtls.aead import (
@@ -32,6 +33,7 @@ from trio_webrtc.dtls.transport import (
     HandshakeCompleted,
 )
 from trio_webrtc.errors import InvalidStateError
+from trio_webrtc.stats import collect_stats
 
 ECDSA_A = Certificate.generate()
 ECDSA_B = Certificate.generate()
@@ -507,6 +509,18 @@ def test_every_tampered_byte_is_dropped_silently_and_counted() -> None:
     assert opener.wrong_epoch == 4  # both version and both epoch bytes
     assert opener.auth_failures == len(record) - 7  # the rest but the type and length bytes
     assert server.receive_record(record, 0.0) == b"integrity"
+
+
+def test_authentication_failures_reach_the_stats() -> None:
+    client, server = connected()
+    core = PeerConnectionCore(log_prefix="aead")
+    core.dtls = server
+    assert collect_stats(core).dtls_auth_failures == 0
+    tampered = bytearray(send_one(client, b"x"))
+    tampered[-1] ^= 0x80
+    assert server.receive_record(bytes(tampered), 0.0) is None
+    assert server.record_layer is not None and server.record_layer.auth_failures == 1
+    assert collect_stats(core).dtls_auth_failures == 1
 
 
 def test_alerts_are_sealed_and_opened_by_us() -> None:

@@ -314,6 +314,11 @@ class RecordLayer:
         self._held: list[bytes] = []  # peer epoch-1 application records, too early
         self.blocked_openssl_records = 0  # OpenSSL epoch-1 output kept off the wire
 
+    @property
+    def auth_failures(self) -> int:
+        """Records that failed authentication, dropped silently (RFC 6347 §4.1.2.7)."""
+        return 0 if self.opener is None else self.opener.auth_failures
+
     # --- before and at completion ---------------------------------------------------
 
     def filter_early(self, data: bytes, headers: list[RecordHeader]) -> bytes:
