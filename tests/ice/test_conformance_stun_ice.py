@@ -5,6 +5,7 @@ RTO) and RFC 8838 §4.4 (a previous generation's trickled candidates). Virtual t
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import unicodedata
@@ -170,6 +171,40 @@ def test_long_term_key_prepares_password_with_opaque_string_nfc_and_nfd_agree() 
     assert stun.long_term_key("u", "r", "a\u3000b\u00a0c") == stun.long_term_key("u", "r", "a b c")
     # ASCII stays as it was (the RFC 5769 §2.4 key shape: MD5 of "user:realm:pass").
     assert stun.long_term_key("user", "realm", "pass").hex() == "8493fbc53ba582fb4c044c456bdc40eb"
+
+
+def test_turn_client_sends_and_keys_opaque_string_prepared_credentials() -> None:
+    nfd_user = unicodedata.normalize("NFD", "j\u00fcrgen")
+    nfd_pass = unicodedata.normalize("NFD", "p\u00e4ss\u3000word")
+    client = TurnClient(("203.0.113.1", 3478), nfd_user, nfd_pass)
+    client.start(0.0)
+    (first,) = client.datagrams_to_send()
+    request = stun.parse_message(first)
+    challenge = stun.Message(
+        request.method,
+        stun.MessageClass.ERROR,
+        request.transaction_id,
+        (
+            (stun.ERROR_CODE, stun.ErrorCode(401, "Unauthorized")),
+            (stun.REALM, "realm"),
+            (stun.NONCE, "n1"),
+        ),
+    )
+    client.receive(stun.encode(challenge), 0.0)
+    (second,) = client.datagrams_to_send()
+    assert stun.parse_message(second).get_str(stun.USERNAME) == "j\u00fcrgen"
+    key = hashlib.md5("j\u00fcrgen:realm:p\u00e4ss word".encode()).digest()
+    assert stun.verify_integrity(second, key)
+    refused = TurnClient(("203.0.113.1", 3478), "user", "bad\x07")
+    refused.start(0.0)
+    (first,) = refused.datagrams_to_send()
+    request = stun.parse_message(first)
+    challenge = stun.Message(
+        request.method, stun.MessageClass.ERROR, request.transaction_id, challenge.attributes
+    )
+    refused.receive(stun.encode(challenge), 0.0)
+    assert refused.state is TurnState.FAILED
+    assert refused.failure is not None and "password contains U+0007" in refused.failure
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,9 @@
 
 Implements RFC 8656 §7 (Allocate with REQUESTED-TRANSPORT UDP and LIFETIME), §7.2 and
 RFC 8489 §9.2 (long-term credentials: 401 gives REALM/NONCE, the retry carries USERNAME,
-REALM, NONCE and MESSAGE-INTEGRITY keyed with MD5(username:realm:password), realm and
-password prepared with OpaqueString, RFC 8265 §4.2, a refused one failing the client; 438 Stale
+REALM, NONCE and MESSAGE-INTEGRITY keyed with MD5(username:realm:password), username,
+realm and password prepared with OpaqueString (RFC 8265 §4.2; a refused one fails the
+client); 438 Stale
 Nonce retries with the new nonce), §8 (Refresh before the lifetime ends; lifetime 0 on
 close), §9 and §10 (CreatePermission per peer IP, refreshed before the 5-minute expiry),
 §11 (Send and Data indications), §12 (ChannelBind with numbers 0x4000-0x7FFF, refreshed
@@ -407,9 +408,10 @@ class TurnClient:
                 return
             self._auth_tried = True
             self._realm, self._nonce = realm, nonce
-            try:
+            try:  # RFC 8489 §14.3: USERNAME is sent OpaqueString-prepared, as keyed
+                self._username = stun.opaque_string(self._username, "username")
                 self._key = stun.long_term_key(self._username, realm, self._password)
-            except ValueError as exc:  # OpaqueString refused the password or realm
+            except ValueError as exc:  # OpaqueString refused a credential or the realm
                 self._fail(f"TURN server {self.label}: {exc}")
                 return
             self._retry(transaction, now)
