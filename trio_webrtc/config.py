@@ -10,10 +10,20 @@ CA bundle to verify ``turns:`` servers with, e.g. a test server's self-signed ce
 from __future__ import annotations
 
 import ipaddress
+import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = ["Configuration", "IceServer", "IceServerUrl", "parse_ice_url"]
+
+logger = logging.getLogger("trio_webrtc.config")
+
+#: W3C ``RTCConfiguration`` keys that mean nothing for a data-channel-only stack that
+#: always bundles and multiplexes RTCP: accepted and ignored (one INFO log line).
+IGNORED_W3C_KEYS = frozenset(
+    {"bundlePolicy", "rtcpMuxPolicy", "iceCandidatePoolSize", "certificates", "peerIdentity"}
+)
 
 _DEFAULT_PORTS = {"stun": 3478, "stuns": 5349, "turn": 3478, "turns": 5349}
 
@@ -86,6 +96,12 @@ class Configuration:
     ``max_message_size`` is what we advertise and accept (RFC 8841); 0 ("no limit") is
     advertised as the receive window, the largest message we can reassemble.
     ``max_channels`` bounds open data channels (default: what browsers allow).
+    ``close_timeout`` (seconds, key ``closeTimeout``) bounds the graceful close when the
+    Trio face's ``async with`` block is left: queued messages are delivered, then SCTP
+    SHUTDOWN and DTLS close_notify; past it the association is aborted.
+    ``consent_timeout`` (seconds, key ``consentTimeout``) is how long the selected pair may
+    go without an answer to ICE consent checks before the connection FAILS (RFC 7675 §5.1:
+    30 s); shorter values detect a vanished peer sooner.
     """
 
     ice_servers: tuple[IceServer, ...] = ()
@@ -97,6 +113,8 @@ class Configuration:
     turn_tls_ca_file: str | None = None
     """PEM file of CA certificates for ``turns:`` servers (default: the system roots)."""
     max_channels: int = 65534
+    close_timeout: float = 10.0
+    consent_timeout: float = 30.0
 
     @property
     def receive_window(self) -> int:
@@ -117,8 +135,12 @@ class Configuration:
         known = {
             "iceServers", "bindAddress", "portRangeBegin", "portRangeEnd",
             "mtu", "maxMessageSize", "iceTransportPolicy", "turnTlsCaFile", "maxChannels",
+            "closeTimeout", "consentTimeout",
         }  # fmt: skip
-        unknown = set(config) - known
+        ignored = sorted(set(config) & IGNORED_W3C_KEYS)
+        if ignored:
+            logger.info("ignoring configuration keys that do not apply here: %s", ignored)
+        unknown = set(config) - known - IGNORED_W3C_KEYS
         if unknown:
             raise ValueError(f"unknown configuration keys: {sorted(unknown)}")
         servers: list[IceServer] = []
@@ -169,6 +191,10 @@ class Configuration:
         if policy not in ("all", "relay"):
             raise ValueError("iceTransportPolicy must be 'all' or 'relay'")
         ca_file = config.get("turnTlsCaFile")
+        close_timeout = _as_seconds(config.get("closeTimeout", 10.0), "closeTimeout")
+        consent_timeout = _as_seconds(config.get("consentTimeout", 30.0), "consentTimeout")
+        if consent_timeout <= 0:
+            raise ValueError("consentTimeout must be > 0")
         return cls(
             tuple(servers),
             bind_address,
@@ -178,7 +204,21 @@ class Configuration:
             policy,
             turn_tls_ca_file=None if ca_file is None else str(ca_file),
             max_channels=max_channels,
+            close_timeout=close_timeout,
+            consent_timeout=consent_timeout,
         )
+
+
+def _as_seconds(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{name} must be a number of seconds")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{name} must be a finite number of seconds ≥ 0")
+    return seconds
 
 
 def _as_int(value: object, name: str) -> int:

@@ -9,6 +9,7 @@ peer (or the network) sent something malformed or illegal. Parsers raise a subcl
 from __future__ import annotations
 
 __all__ = [
+    "CloseTimeoutError",
     "ConnectionFailedError",
     "DcepParseError",
     "DtlsError",
@@ -84,4 +85,14 @@ class FingerprintMismatchError(DtlsError, RemoteProtocolError):
 
 
 class ConnectionFailedError(WebRTCError):
-    """The peer connection failed (ICE, DTLS or SCTP) and cannot carry data."""
+    """The peer connection failed (ICE, DTLS or SCTP) and cannot carry data; the message
+    names the cause (no remote candidates, checks unanswered, consent lost, TURN refused,
+    DTLS alert, fingerprint mismatch, SCTP ABORT). The Trio face raises it from
+    ``wait_connected``/``wait_for_state`` and chains it as the ``__cause__`` of the
+    ``trio.BrokenResourceError`` raised by channel operations."""
+
+
+class CloseTimeoutError(WebRTCError):
+    """A graceful close (leaving ``async with PeerConnection``, ``aclose()``) did not
+    complete within ``close_timeout``: the association was aborted and the message says
+    how many queued bytes were not delivered."""

@@ -1,18 +1,21 @@
 """The Trio face: peer connections and data channels in Trio's idiom.
 
 ``async with PeerConnection(config) as pc:`` owns a nursery that runs the connection (a
-task per UDP socket and one timer); leaving the block closes every channel, sends the
-peer an SCTP ABORT and a DTLS close_notify, and ends every task. Offer/answer and state
-changes are awaitable; a :class:`DataChannel` is a ``trio.abc.Channel[bytes | str]`` with
-backpressure on ``send`` (it waits while more than ``high_water`` bytes are queued) and
-``EndOfChannel`` once the peer has closed it and every message was read.
+task per UDP socket and one timer). Leaving the block normally is a graceful close
+(:meth:`PeerConnection.aclose`): every queued message on every channel is delivered,
+then SCTP SHUTDOWN (RFC 9260 §9.2) and DTLS close_notify (RFC 5246 §7.2.1), bounded by
+``close_timeout``; leaving it with an exception (cancellation included) aborts at once
+(SCTP ABORT, RFC 9260 §9.1). Exceptions leave the block as themselves, never wrapped in
+an ``ExceptionGroup``. Offer/answer and state changes are awaitable; a
+:class:`DataChannel` is a ``trio.abc.Channel[bytes | str]`` (see :mod:`.data_channel`).
+Errors, cancellation and close are described in ``docs/errors.md``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -23,12 +26,14 @@ import trio
 from ._trio.driver import CoreDriver, DatagramSocket, bind_udp_sockets
 from .config import Configuration
 from .core import (
+    ConnectionBroken,
     ConnectionState,
     ConnectionStateChanged,
     GatheringState,
     LocalCandidate,
     PeerConnectionCore,
 )
+from .data_channel import DataChannel
 from .datachannel.channels import (
     ChannelBufferedAmountLow,
     ChannelClosed,
@@ -36,27 +41,24 @@ from .datachannel.channels import (
     ChannelMessage,
     ChannelOpened,
     ChannelParameters,
-    ChannelState,
-    DataChannelInfo,
     IncomingChannel,
 )
 from .dtls.certificate import Certificate
-from .errors import ConnectionFailedError, InvalidStateError, MessageTooLargeError
+from .errors import CloseTimeoutError, ConnectionFailedError, InvalidStateError
+from .ice import IceState
+from .sctp.events import SendBufferFullError
+from .sdp.jsep import SignalingState
 
 if TYPE_CHECKING:
     from ._trio.mdns_resolver import Resolver
     from .stats import PeerConnectionStats
     from .testing import MemoryNetwork
 
-__all__ = ["DataChannel", "IceCandidate", "PeerConnection", "connect_pair"]
+__all__ = ["DataChannel", "IceCandidate", "PeerConnection", "SctpTransport", "connect_pair"]
 
 logger = logging.getLogger("trio_webrtc.api")
 
-_DEFAULT_HIGH_WATER = 1 << 20
-# Read bytes are reported to SCTP (reopening its window) when the queue runs empty or
-# this much was read: one call per burst rather than per message.
-_REPORT_READ_BYTES = 64 << 10
-_OPEN = ChannelState.OPEN
+_ENDED = (ConnectionState.FAILED, ConnectionState.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -68,219 +70,16 @@ class IceCandidate:
     sdp_mline_index: int
 
 
-class DataChannel(trio.abc.Channel["bytes | str"]):
-    """One data channel. Text stays ``str``, binary stays ``bytes``, empty stays empty."""
+@dataclass(frozen=True)
+class SctpTransport:
+    """What W3C ``RTCSctpTransport`` tells (``pc.sctp``): ``max_message_size`` is the
+    largest message ``send`` accepts (the peer's a=max-message-size, RFC 8841; 0 means
+    no limit), ``max_channels`` how many channels may be open, ``state`` the
+    association's RFC 9260 state."""
 
-    def __init__(self, pc: PeerConnection, info: DataChannelInfo) -> None:
-        self._pc = pc
-        self._info = info
-        self._messages: deque[tuple[bytes | str, int]] = deque()
-        self._lot = trio.lowlevel.ParkingLot()
-        self._send_lock = trio.StrictFIFOLock()
-        self._closed_locally = False
-        self.high_water = _DEFAULT_HIGH_WATER
-        self.last_was_string = False
-        # The buffered amount after our last send: an upper bound (acks only lower it),
-        # so send() checks high_water without asking SCTP while it is below.
-        self._buffered_hint = 0
-        self._parked = 0  # tasks parked in self._lot (so a delivery wakes only if needed)
-        self._read_unreported = 0  # bytes read, not yet reported to SCTP
-        # ``now`` matters to a send only for a channel with a lifetime (PR-SCTP expiry).
-        self._timed = info.parameters.max_packet_lifetime is not None
-
-    # -------------------------------------------------------------- properties
-
-    @property
-    def label(self) -> str:
-        return self._info.parameters.label
-
-    @property
-    def protocol(self) -> str:
-        return self._info.parameters.protocol
-
-    @property
-    def id(self) -> int | None:
-        """The SCTP stream id, None until assigned."""
-        return self._info.stream_id
-
-    @property
-    def ordered(self) -> bool:
-        return self._info.parameters.ordered
-
-    @property
-    def negotiated(self) -> bool:
-        return self._info.parameters.negotiated
-
-    @property
-    def max_retransmits(self) -> int | None:
-        return self._info.parameters.max_retransmits
-
-    @property
-    def max_packet_lifetime(self) -> int | None:
-        return self._info.parameters.max_packet_lifetime
-
-    @property
-    def state(self) -> ChannelState:
-        return self._info.state
-
-    @property
-    def buffered_amount(self) -> int:
-        """Bytes queued to send and not yet acknowledged by the peer."""
-        return self._pc._core.channels.buffered_amount(self._info.key)
-
-    @property
-    def available(self) -> int:
-        """Messages received and not yet read."""
-        return len(self._messages)
-
-    # ------------------------------------------------------------------- waits
-
-    async def _park(self) -> None:
-        self._parked += 1
-        try:
-            await self._lot.park()
-        finally:
-            self._parked -= 1
-
-    async def _wait_until(self, predicate: object) -> None:
-        assert callable(predicate)
-        while not predicate():
-            await self._park()
-
-    async def wait_open(self) -> None:
-        """Wait until the channel is open; raise ``trio.BrokenResourceError`` if it closed."""
-        await self._wait_until(lambda: self.state is not ChannelState.CONNECTING)
-        if self.state is not ChannelState.OPEN:
-            raise trio.BrokenResourceError(f"channel {self.label!r} closed before opening")
-
-    async def wait_closed(self) -> None:
-        """Wait until both directions are closed (state CLOSED)."""
-        await self._wait_until(lambda: self.state is ChannelState.CLOSED)
-
-    async def wait_buffered_amount_low(self, threshold: int = 0) -> None:
-        """Wait until at most ``threshold`` bytes remain queued."""
-        key = self._info.key
-        self._pc._core.channels.set_buffered_amount_low_threshold(key, threshold)
-        await self._wait_until(
-            lambda: self.buffered_amount <= threshold or self.state is ChannelState.CLOSED
-        )
-
-    # ------------------------------------------------------------- send/receive
-
-    async def send(self, value: bytes | str) -> None:
-        """Send one message, waiting while more than ``high_water`` bytes are queued.
-
-        Raises ``MessageTooLargeError`` (nothing sent) for messages over the peer's
-        max-message-size, ``trio.ClosedResourceError`` after our close and
-        ``trio.BrokenResourceError`` after the peer's close or a failure.
-        """
-        if type(value) is not bytes and not isinstance(value, (bytearray, memoryview, str)):
-            raise TypeError("a data channel carries bytes or str")
-        lock = self._send_lock
-        if (
-            self._buffered_hint <= self.high_water
-            and self._info._state is _OPEN
-            and not self._closed_locally
-            and not lock.locked()
-        ):
-            # Fast path (nothing to wait for): one cancel point before and one schedule
-            # point after, as trio's own channels do, instead of the lock's round trip.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            self._queue(value)
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return
-        async with lock:
-            if self.state is ChannelState.CONNECTING:
-                await self.wait_open()
-            self._check_sendable()
-            if self.buffered_amount > self.high_water:
-                await self.wait_buffered_amount_low(self.high_water // 2)
-                self._check_sendable()
-            self._queue(value)
-        await trio.lowlevel.checkpoint()
-
-    def _queue(self, value: bytes | bytearray | memoryview | str) -> None:
-        data = value if type(value) is bytes or isinstance(value, str) else bytes(value)
-        pc = self._pc
-        try:
-            self._buffered_hint = pc._core.send(
-                self._info._key, data, trio.current_time() if self._timed else 0.0
-            )
-        except MessageTooLargeError as exc:
-            logger.warning("[%s] channel %r: %s; nothing sent", pc.name, self.label, exc)
-            raise
-        driver = pc._driver
-        if driver is not None:
-            driver.flush_soon(len(data) or 1)
-
-    def _check_sendable(self) -> None:
-        if self._closed_locally:
-            raise trio.ClosedResourceError("channel closed")
-        if self.state is not ChannelState.OPEN:
-            raise trio.BrokenResourceError(f"channel {self.label!r} is {self.state.name}")
-
-    async def receive(self) -> bytes | str:
-        """Next message; ``EndOfChannel`` once the peer closed and all was read."""
-        while not self._messages:
-            if self._closed_locally:
-                raise trio.ClosedResourceError("channel closed")
-            if self.state in (ChannelState.CLOSING, ChannelState.CLOSED):
-                raise trio.EndOfChannel
-            await self._park()
-        await trio.lowlevel.checkpoint_if_cancelled()
-        message, nbytes = self._messages.popleft()
-        self.last_was_string = type(message) is str
-        unreported = self._read_unreported + nbytes
-        if unreported >= _REPORT_READ_BYTES or not self._messages:
-            self._report_read(unreported)
-        else:
-            self._read_unreported = unreported
-        return message
-
-    def receive_nowait(self) -> bytes | str:
-        """The next message if one is waiting, else raise ``trio.WouldBlock``."""
-        if not self._messages:
-            raise trio.WouldBlock
-        message, nbytes = self._messages.popleft()
-        self.last_was_string = type(message) is str
-        self._report_read(self._read_unreported + nbytes)
-        return message
-
-    def _report_read(self, nbytes: int) -> None:
-        """Tell SCTP ``nbytes`` were read (its window reopens); flush a window update."""
-        self._read_unreported = 0
-        pc = self._pc
-        if pc._core.message_read(nbytes):
-            pc._flush_soon(0)  # a window update is due
-
-    def close(self) -> None:
-        """Start closing (RFC 8831 §6.7): queued messages are still delivered."""
-        if self._closed_locally:
-            return
-        self._closed_locally = True
-        pc = self._pc
-        if not pc._closed:
-            pc._core.close_channel(self._info.key, trio.current_time())
-            pc._flush()
-        self._lot.unpark_all()
-
-    async def aclose(self) -> None:
-        """Close our side; the peer's channel reaches CLOSED promptly."""
-        self.close()
-        await trio.lowlevel.checkpoint()
-
-    # --------------------------------------------------------- event plumbing
-
-    def _deliver(self, data: bytes | str, nbytes: int) -> None:
-        self._messages.append((data, nbytes))
-        if self._parked:
-            self._lot.unpark_all()
-
-    def _wake(self) -> None:
-        self._lot.unpark_all()
-
-    def __repr__(self) -> str:
-        return f"<DataChannel {self.label!r} id={self.id} {self.state.name}>"
+    max_message_size: int
+    max_channels: int
+    state: str
 
 
 class PeerConnection:
@@ -319,6 +118,14 @@ class PeerConnection:
         self._closed = False
         self._network = network
         self._mdns_resolver = mdns_resolver
+        self._remote_sdp: str | None = None
+        # The transport's failure once it broke (ICE, DTLS, SCTP ABORT), else None.
+        self._failure: ConnectionFailedError | None = None
+        # Senders waiting for room in the association's send buffer (FIFO across
+        # channels), and the lot woken after every flush of the driver while they wait.
+        self._space_lock = trio.StrictFIFOLock()
+        self._space_waiters = 0
+        self._settle_lot = trio.lowlevel.ParkingLot()
 
     # -------------------------------------------------------------- lifetime
 
@@ -336,17 +143,54 @@ class PeerConnection:
             for sock in sockets:
                 sock.close()
             raise
+        self._driver.on_settle = self._on_settle
         manager = trio.open_nursery()
         nursery = await manager.__aenter__()
         self._nursery_manager = manager
         self._nursery = nursery
         try:
-            await nursery.start(self._driver.run)
-        except BaseException as exc:
-            nursery.cancel_scope.cancel()
-            await manager.__aexit__(type(exc), exc, exc.__traceback__)
+            await nursery.start(self._run_driver)
+        except BaseException:
+            self._closed = True
+            await self._stop_tasks()
             raise
         return self
+
+    async def _run_driver(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """The driver, with a crash turned into a FAILED connection (so that no internal
+        error escapes the ``async with`` block wrapped in an ``ExceptionGroup``)."""
+        driver = self._driver
+        assert driver is not None
+        try:
+            await driver.run(task_status=task_status)
+        except Exception as exc:
+            if not driver.started:
+                raise
+            logger.error("[%s] connection driver crashed: %r", self.name, exc, exc_info=exc)
+            self._core.fail(f"internal error: {type(exc).__name__}: {exc}")
+            driver._dispatch()
+            self._lot.unpark_all()
+
+    async def _stop_tasks(self) -> None:
+        """Cancel the connection's tasks and wait for them (they end at once)."""
+        manager = self._nursery_manager
+        nursery = self._nursery
+        if manager is None or nursery is None:
+            return
+        self._nursery_manager = self._nursery = None
+        nursery.cancel_scope.cancel()
+        try:
+            await manager.__aexit__(None, None, None)
+        except BaseException as group:  # a BaseExceptionGroup (the backport's on 3.10)
+            # Only an outer cancellation while the (cancelled) tasks finish, or a crash
+            # while starting: raise the one exception, never a group around it.
+            if not hasattr(group, "exceptions"):
+                raise
+            leaves = list(_leaves(group))
+            errors = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
+            if len(errors) > 1:
+                raise
+            raise (errors or leaves)[0] from None
 
     async def __aexit__(
         self,
@@ -354,33 +198,99 @@ class PeerConnection:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> bool | None:
-        manager = self._nursery_manager
-        assert manager is not None and self._nursery is not None
+        """Graceful close if the block ended normally, else abort; the block's exception
+        (cancellation included) propagates unchanged."""
         try:
+            if exc is None:
+                await self.aclose()
+            else:
+                self.close()
+        finally:
             self.close()
-        except BaseException as error:  # still close the nursery, or trio's state corrupts
-            self._nursery.cancel_scope.cancel()
-            await manager.__aexit__(type(error), error, error.__traceback__)
-            raise
-        self._nursery.cancel_scope.cancel()
-        return await manager.__aexit__(exc_type, exc, tb)
+            await self._stop_tasks()
+        return False
 
     def close(self) -> None:
-        """Close the connection and every channel (idempotent)."""
+        """Abort now (SCTP ABORT, DTLS close_notify): queued messages not yet delivered are
+        lost. Idempotent; never raises because of the connection's state. Prefer
+        :meth:`aclose` (or leaving the ``async with`` block), which delivers them first."""
         if self._closed:
             return
-        if self._driver is not None:
-            self._driver.close()
-        else:
-            self._core.close(0.0)
         self._closed = True
-        for channel in self._channels.values():
-            channel._wake()
-        self._lot.unpark_all()
+        try:
+            if self._driver is not None:
+                self._driver.close()
+            else:
+                self._core.close(0.0)
+        finally:
+            for channel in self._channels.values():
+                channel._wake()
+            self._lot.unpark_all()
+            self._settle_lot.unpark_all()
 
     async def aclose(self) -> None:
-        self.close()
+        """Graceful close: deliver every queued message on every channel, then SCTP
+        SHUTDOWN (RFC 9260 §9.2) and DTLS close_notify. Bounded by the configuration's
+        ``close_timeout`` (default 10 s), after which the association is aborted with a
+        WARNING; if messages were then left undelivered it raises
+        :class:`~trio_webrtc.errors.CloseTimeoutError` saying how many bytes. Cancellation
+        aborts at once. Idempotent."""
+        if self._closed or self._driver is None:
+            self.close()
+            await trio.lowlevel.checkpoint()
+            return
+        core = self._core
+        try:
+            if core.shutdown(trio.current_time()):
+                self._flush()
+                timeout = self.configuration.close_timeout
+                with trio.move_on_after(timeout) as scope:
+                    self._space_waiters += 1
+                    try:
+                        while not core.association_done and self.connection_state not in _ENDED:
+                            await self._settle_lot.park()
+                    finally:
+                        self._space_waiters -= 1
+                if scope.cancelled_caught:
+                    undelivered = core.undelivered_bytes()
+                    logger.warning(
+                        "[%s] graceful close did not complete within closeTimeout %g s; "
+                        "aborting (%d bytes not delivered)",
+                        self.name,
+                        timeout,
+                        undelivered,
+                    )
+                    if undelivered:
+                        raise CloseTimeoutError(
+                            f"{self.name}: the graceful close did not complete within "
+                            f"{timeout:g} s; aborted with {undelivered} bytes not delivered"
+                        )
+        finally:
+            self.close()
         await trio.lowlevel.checkpoint()
+
+    async def _queue_when_room(
+        self, channel: DataChannel, value: bytes | bytearray | memoryview | str
+    ) -> None:
+        """Queue on ``channel``, waiting (FIFO across channels) while the association's
+        send buffer is full."""
+        self._space_waiters += 1
+        try:
+            async with self._space_lock:
+                while True:
+                    channel._raise_if_unusable("closed by the peer")
+                    try:
+                        channel._queue(value)
+                        return
+                    except SendBufferFullError:
+                        await self._settle_lot.park()
+        finally:
+            self._space_waiters -= 1
+
+    def _on_settle(self) -> None:
+        """The driver flushed (acks may have made room, the association may be done)."""
+        if self._space_waiters:
+            self._settle_lot.unpark_all()
 
     def _flush(self) -> None:
         if self._driver is not None:
@@ -396,6 +306,25 @@ class PeerConnection:
         if self._closed:
             raise InvalidStateError("the peer connection is closed")
 
+    def _wait_error(self, what: str) -> BaseException:
+        """What a wait that can no longer succeed raises."""
+        if self._failure is not None:
+            error = trio.BrokenResourceError(f"{self.name}: {self._failure}; {what}")
+            error.__cause__ = self._failure
+            return error
+        if self._closed:
+            return trio.ClosedResourceError(f"{self.name}: the peer connection was closed")
+        return trio.BrokenResourceError(
+            f"{self.name}: connection {self.connection_state.name}; {what}"
+        )
+
+    def _failure_error(self) -> ConnectionFailedError:
+        reason = self._core.failure_reason
+        detail = f": {reason}" if reason else ""
+        return ConnectionFailedError(
+            f"{self.name}: connection {self.connection_state.name}{detail}"
+        )
+
     # ---------------------------------------------------------------- states
 
     @property
@@ -407,8 +336,31 @@ class PeerConnection:
         return self._core.gathering_state
 
     @property
-    def signaling_state(self) -> object:
+    def signaling_state(self) -> SignalingState:
         return self._core.signaling_state
+
+    @property
+    def ice_connection_state(self) -> IceState:
+        """W3C ``iceConnectionState``: the ICE agent's state (RFC 8445)."""
+        return self._core.ice.state
+
+    @property
+    def remote_description(self) -> str | None:
+        """The SDP of the peer's last applied offer or answer (W3C ``remoteDescription``)."""
+        return self._remote_sdp
+
+    @property
+    def sctp(self) -> SctpTransport | None:
+        """The SCTP transport's facts (W3C ``sctp``), None before a remote description."""
+        core = self._core
+        if core.remote_description is None:
+            return None
+        sctp = core.sctp
+        return SctpTransport(
+            max_message_size=core.channels.max_message_size,
+            max_channels=self.configuration.max_channels,
+            state="new" if sctp is None else sctp.state.value,
+        )
 
     @property
     def local_description(self) -> str | None:
@@ -433,29 +385,38 @@ class PeerConnection:
             datagrams_received=0 if driver is None else driver.datagrams_received,
         )
 
-    async def _wait_for(self, predicate: object) -> None:
-        assert callable(predicate)
+    async def _wait_for(self, predicate: Callable[[], object]) -> None:
         while not predicate():
             await self._lot.park()
 
+    def _reachable(self, state: ConnectionState) -> bool:
+        """Can the connection still reach ``state``? (FAILED leads only to CLOSED.)"""
+        current = self.connection_state
+        if current is state:
+            return True
+        if current is ConnectionState.CLOSED:
+            return False
+        if current is ConnectionState.FAILED:
+            return state is ConnectionState.CLOSED
+        return True
+
     async def wait_for_state(self, state: ConnectionState) -> None:
-        """Wait until the connection reaches ``state``."""
-        await self._wait_for(lambda: self.connection_state is state)
+        """Wait until the connection reaches ``state``; raise ``ConnectionFailedError``
+        (naming the cause) as soon as it no longer can (CONNECTED after FAILED or CLOSED)."""
+        await self._wait_for(lambda: not self._reachable(state) or self.connection_state is state)
+        if self.connection_state is not state:
+            raise self._failure_error()
 
     async def wait_connected(self) -> None:
         """Wait for CONNECTED; raise ``ConnectionFailedError`` on FAILED or CLOSED."""
-        bad = (ConnectionState.FAILED, ConnectionState.CLOSED)
         await self._wait_for(
             lambda: (
-                self.connection_state is ConnectionState.CONNECTED or self.connection_state in bad
+                self.connection_state is ConnectionState.CONNECTED
+                or self.connection_state in _ENDED
             )
         )
         if self.connection_state is not ConnectionState.CONNECTED:
-            reason = self._core.failure_reason
-            detail = f": {reason}" if reason else ""
-            raise ConnectionFailedError(
-                f"{self.name}: connection {self.connection_state.name}{detail}"
-            )
+            raise self._failure_error()
 
     # ------------------------------------------------------------- signaling
 
@@ -473,6 +434,7 @@ class PeerConnection:
         self._require_running()
         now = trio.current_time()
         self._core.set_remote_description("offer", sdp, now)
+        self._remote_sdp = sdp
         answer = self._core.create_answer()
         self._core.set_local_description("answer", answer, now)
         self._flush()
@@ -492,6 +454,7 @@ class PeerConnection:
     async def set_remote_description(self, sdp_type: str, sdp: str) -> None:
         self._require_running()
         self._core.set_remote_description(sdp_type, sdp, trio.current_time())
+        self._remote_sdp = sdp
         self._flush()
         await trio.lowlevel.checkpoint()
 
@@ -560,18 +523,25 @@ class PeerConnection:
 
     async def accept_channel(self) -> DataChannel:
         """Wait for the next channel the peer opened in-band. Raises
-        ``trio.ClosedResourceError`` after our :meth:`close` and ``trio.BrokenResourceError``
-        once the connection FAILED or the peer closed it (no channel can come any more)."""
-        ended = (ConnectionState.FAILED, ConnectionState.CLOSED)
-        await self._wait_for(
-            lambda: self._incoming or self._closed or self.connection_state in ended
-        )
-        if not self._incoming:
-            if self._closed:
-                raise trio.ClosedResourceError("peer connection closed")
-            raise trio.BrokenResourceError(
-                f"{self.name}: connection {self.connection_state.name}; no more channels"
+        ``trio.ClosedResourceError`` after our :meth:`close`, and
+        ``trio.BrokenResourceError`` once no channel can come any more: chained to a
+        ``ConnectionFailedError`` naming the cause if the connection broke, plain if the
+        peer closed it in order."""
+
+        def ended() -> bool:
+            return (
+                self._closed
+                or self._failure is not None
+                or self.connection_state in _ENDED
+                or self._core.shutdown_complete
             )
+
+        await self._wait_for(lambda: self._incoming or ended())
+        if not self._incoming:
+            if self._failure is None and self.connection_state is ConnectionState.FAILED:
+                self._failure = self._failure_error()
+            error = self._wait_error("no more channels")
+            raise error from error.__cause__
         return self._incoming.popleft()
 
     # ---------------------------------------------------------------- events
@@ -600,6 +570,7 @@ class PeerConnection:
                 channel._wake()
                 if channel in self._incoming and not channel.available:
                     self._incoming.remove(channel)  # closed before it was ever accepted
+            self._lot.unpark_all()
         elif isinstance(event, (ChannelOpened, ChannelClosing, ChannelBufferedAmountLow)):
             channel = self._channels.get(event.key)
             if channel is not None:
@@ -609,16 +580,44 @@ class PeerConnection:
                 IceCandidate(event.candidate, event.sdp_mid, event.sdp_mline_index)
             )
             self._lot.unpark_all()
+        elif isinstance(event, ConnectionBroken):
+            self._on_broken(event.reason)
         elif isinstance(event, ConnectionStateChanged):
-            if event.state in (ConnectionState.FAILED, ConnectionState.CLOSED):
+            if event.state in _ENDED:
                 for channel in self._channels.values():
                     channel._wake()
             self._lot.unpark_all()
+            self._settle_lot.unpark_all()
         else:
             self._lot.unpark_all()
 
+    def _on_broken(self, reason: str) -> None:
+        """The transport broke: every channel still open or closing is broken (channels
+        closed in order before are already forgotten, see ChannelClosed)."""
+        failure = ConnectionFailedError(f"{self.name}: {reason}")
+        self._failure = failure
+        sctp = self._core.sctp
+        for channel in self._channels.values():
+            stream_id = channel.id
+            held = 0
+            if sctp is not None and stream_id is not None:
+                held = sctp.held_amount(stream_id)
+            channel._break(failure, held)
+        self._lot.unpark_all()
+        self._settle_lot.unpark_all()
+
     def __repr__(self) -> str:
         return f"<PeerConnection {self.name} {self.connection_state.name}>"
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions in a (nested) exception group, duck-typed for 3.10's backport."""
+    children: tuple[BaseException, ...] | None = getattr(exc, "exceptions", None)
+    if children is None:
+        yield exc
+        return
+    for child in children:
+        yield from _leaves(child)
 
 
 async def connect_pair(offerer: PeerConnection, answerer: PeerConnection) -> None:

@@ -95,6 +95,7 @@ async def test_peer_vanishes_disconnected_then_failed_at_consent_timeout(
                 await channel.wait_open()
                 net.set_blackout(True)  # b vanishes without a word
                 vanished_at = trio.current_time()
+                b.close()  # at once: leaving the block would try a graceful close first
             await a.wait_for_state(ConnectionState.DISCONNECTED)
             disconnected_after = trio.current_time() - vanished_at
             await a.wait_for_state(ConnectionState.FAILED)

@@ -232,6 +232,10 @@ class CoreDriver:
         self._bundling = False  # senders are queueing: hold partly filled DATA packets
         self._flush_wakeup = trio.Event()
         self._volume_flushes = 0
+        #: Called after every flush (events dispatched): the Trio face wakes senders
+        #: waiting for room in SCTP's send buffer and a graceful close waiting for SHUTDOWN.
+        self.on_settle: Callable[[], None] | None = None
+        self.started = False  # run() has reported started
         self.datagrams_sent = 0
         self.datagrams_received = 0
 
@@ -253,6 +257,7 @@ class CoreDriver:
                 self._nursery = nursery
                 if self.core.hostnames_pending:
                     self._wake_mdns()
+                self.started = True
                 task_status.started()
         finally:
             self._close_sockets()
@@ -500,6 +505,8 @@ class CoreDriver:
         if core.hostnames_pending:
             self._wake_mdns()
         self._dispatch()
+        if self.on_settle is not None:
+            self.on_settle()
         scope = self._timer_scope
         if scope is not None:
             deadline = core.get_timer()

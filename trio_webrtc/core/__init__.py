@@ -29,6 +29,7 @@ from ..config import Configuration
 from ..datachannel.channels import (
     ChannelManager,
     ChannelParameters,
+    ChannelState,
     DataChannelInfo,
 )
 from ..dtls.certificate import Certificate
@@ -54,6 +55,7 @@ from ..sctp import (
     AssociationClosed,
     AssociationEstablished,
     AssociationRestarted,
+    AssociationState,
     BufferedAmountLow,
     DataReceived,
     MessageTooLarge,
@@ -64,6 +66,7 @@ from ..sctp import (
 from ..sdp.description import DataChannelDescription
 from ..sdp.jsep import SignalingStateMachine, negotiated_dtls_role
 from .events import (
+    ConnectionBroken,
     ConnectionState,
     ConnectionStateChanged,
     CoreEvent,
@@ -76,6 +79,7 @@ from .sctp_proxy import PendingAssociation
 from .signaling import SignalingMixin
 
 __all__ = [
+    "ConnectionBroken",
     "ConnectionState",
     "ConnectionStateChanged",
     "CoreEvent",
@@ -91,6 +95,10 @@ logger = logging.getLogger("trio_webrtc.core")
 Address = tuple[str, int]
 
 _MAX_EARLY_DTLS = 16
+#: Seconds after both descriptions are applied within which ICE must select a pair;
+#: past it the connection FAILS naming what is missing (no remote candidates, checks
+#: unanswered). The DTLS handshake then has 60 s (``DtlsTransport.handshake_timeout``).
+CONNECT_TIMEOUT = 30.0
 _ICE_UNUSABLE = (IceState.FAILED, IceState.CLOSED)
 
 
@@ -118,7 +126,18 @@ class PeerConnectionCore(SignalingMixin):
         self.log_prefix = log_prefix
         # Ta 5 ms: the lowest RFC 8445 §14.2 allows; 50 ms made setup wait for the
         # nomination check (paced behind the first check) on every connection.
-        self.ice = IceAgent(controlling=True, rng=self._rng, log_prefix=log_prefix, ta=0.005)
+        # Consent (RFC 7675 §5.1): checks every 5 s, expiry after ``consent_timeout``
+        # (configurable: 30 s by default); shorter timeouts check proportionally more often.
+        consent = self.configuration.consent_timeout
+        self.ice = IceAgent(
+            controlling=True,
+            rng=self._rng,
+            log_prefix=log_prefix,
+            ta=0.005,
+            consent_interval=min(5.0, consent / 4),
+            disconnected_timeout=min(3.0, consent / 2),
+            consent_timeout=consent,
+        )
         # JSEP, DTLS, SCTP and the channel manager prepend their prefix verbatim.
         self._layer_prefix = f"[{log_prefix}] "
         self._signaling = SignalingStateMachine(log_prefix=self._layer_prefix)
@@ -297,6 +316,7 @@ class PeerConnectionCore(SignalingMixin):
             log_prefix=self._layer_prefix,
         )
         self.channels.set_dtls_role(is_client)
+        self._connect_deadline = now + CONNECT_TIMEOUT
         if not is_client:
             self.dtls.start(now)
         if self.ice.selected_pair is not None:
@@ -319,8 +339,54 @@ class PeerConnectionCore(SignalingMixin):
         return self.channels.send(key, data, now)
 
     def close_channel(self, key: int, now: float) -> None:
+        """Start closing a channel (RFC 8831 §6.7). Never raises because of the
+        association's state: once it is shutting down or gone, the channel closes with it."""
+        sctp = self.sctp
+        if self._closed or (sctp is not None and sctp.state is not AssociationState.ESTABLISHED):
+            info = self.channels.get(key)
+            if info is not None and info.state is not ChannelState.CLOSED:
+                self._log(logging.DEBUG, "channel %s closes with the association", key)
+            return
         self.channels.close(key, now)
         self._process(now)
+
+    # ------------------------------------------------------------------ shutdown
+
+    def shutdown(self, now: float) -> bool:
+        """Begin the graceful close (RFC 9260 §9.2): SHUTDOWN once every queued message
+        is acknowledged. True if it started (or is under way); False when there is no
+        association to shut down (the caller then just :meth:`close` s)."""
+        sctp = self.sctp
+        if self._closed or sctp is None or self.connection_state is not ConnectionState.CONNECTED:
+            return False
+        if sctp.state is AssociationState.ESTABLISHED:
+            self._log(logging.INFO, "graceful close: SCTP SHUTDOWN once queued data is acked")
+            sctp.shutdown(now)
+            self._process(now)
+        return sctp.state is not AssociationState.CLOSED or self._shutdown_complete
+
+    @property
+    def shutdown_complete(self) -> bool:
+        """The association ended by a graceful SHUTDOWN (ours or the peer's)."""
+        return self._shutdown_complete
+
+    @property
+    def association_done(self) -> bool:
+        """No association carries data any more (never started, shut down or aborted)."""
+        sctp = self.sctp
+        return sctp is None or sctp.state is AssociationState.CLOSED
+
+    def undelivered_bytes(self) -> int:
+        """User bytes queued or in flight on every channel, not yet acknowledged."""
+        sctp = self.sctp
+        if sctp is None or sctp.state is AssociationState.CLOSED:
+            return 0
+        total = 0
+        for info in self.channels.channels.values():
+            stream_id = info.stream_id
+            if stream_id is not None and info.state is not ChannelState.CLOSED:
+                total += sctp.held_amount(stream_id)
+        return total
 
     def message_read(self, nbytes: int) -> bool:
         """The application consumed a delivered message: reopen the SCTP window. True
@@ -443,10 +509,25 @@ class PeerConnectionCore(SignalingMixin):
             timers.append(self.sctp.get_timer())
         if self._gathering.has_servers:
             timers.append(self._gathering.get_timer())
+        if self._connect_deadline is not None:
+            if self.ice.selected_pair is not None or self._closed:
+                self._connect_deadline = None
+            else:
+                timers.append(self._connect_deadline)
         deadlines = [t for t in timers if t is not None]
         return min(deadlines) if deadlines else None
 
+    _connect_deadline: float | None = None
+
     def handle_timer(self, now: float) -> None:
+        deadline = self._connect_deadline
+        if deadline is not None and now >= deadline:
+            self._connect_deadline = None
+            if self.ice.selected_pair is None and self.connection_state not in (
+                ConnectionState.FAILED,
+                ConnectionState.CLOSED,
+            ):
+                self.fail(self._ice_failure_reason())
         for layer in (self.ice, self.dtls, self.sctp):
             if layer is None:
                 continue
@@ -510,14 +591,13 @@ class PeerConnectionCore(SignalingMixin):
                     self._update_connection_state()
                     sctp = self._start_sctp(dtls, now)
                 elif isinstance(dtls_event, DtlsFailed):
-                    self._log(
-                        logging.WARNING,
-                        "DTLS failed: %s%s",
-                        dtls_event.reason,
-                        _explain_dtls_failure(dtls_event.reason),
-                    )
-                    self.failure_reason = f"DTLS failed: {dtls_event.reason}"
-                    self.channels.on_association_closed()
+                    explanation = _explain_dtls_failure(dtls_event.reason)
+                    self._log(logging.WARNING, "DTLS failed: %s%s", dtls_event.reason, explanation)
+                    if self.failure_reason is None:
+                        self.failure_reason = self._dtls_failure_reason(
+                            dtls_event.reason, explanation
+                        )
+                    self._broken(self.failure_reason)
                     self._update_connection_state()
                 elif isinstance(dtls_event, DtlsClosed):
                     self._log(logging.INFO, "peer sent DTLS close_notify")
@@ -528,8 +608,47 @@ class PeerConnectionCore(SignalingMixin):
         self._drain_channel_events()
 
     _closed_by_peer = False
-    #: Why the connection went FAILED (ICE or DTLS), for logs and exceptions.
+    _shutdown_complete = False
+    #: Why the connection broke or went FAILED (ICE, DTLS or SCTP), for logs and exceptions.
     failure_reason: str | None = None
+    #: Why the transport broke (set with the :class:`ConnectionBroken` event), else None.
+    broken_reason: str | None = None
+
+    def _broken(self, reason: str) -> None:
+        """The transport broke: emit :class:`ConnectionBroken` (once) before the channels
+        close, then close them."""
+        if self.broken_reason is None and not self._closed:
+            self.broken_reason = reason
+            if self.failure_reason is None:
+                self.failure_reason = reason
+            self._events.append(ConnectionBroken(reason))
+        self.channels.on_association_closed()
+        self._drain_channel_events()
+
+    def _dtls_failure_reason(self, reason: str, explanation: str) -> str:
+        if "timeout" in reason and self.ice.selected_pair is None:
+            return self._ice_failure_reason()
+        return f"DTLS failed: {reason}{explanation}"
+
+    def _ice_failure_reason(self) -> str:
+        """Name what is missing when ICE (or a handshake waiting on it) fails."""
+        ice = self.ice
+        if ice.selected_pair is not None:
+            timeout = self.configuration.consent_timeout
+            return (
+                f"ICE consent lost: the peer stopped answering consent checks for {timeout:g} s "
+                "(RFC 7675; the peer vanished or the path broke)"
+            )
+        if not ice.pairs:
+            return (
+                "ICE failed: no remote candidates were added (signal the peer's candidates "
+                "with add_ice_candidate(), or include them in its description)"
+            )
+        return (
+            f"ICE failed: none of the {len(ice.pairs)} candidate pairs answered connectivity "
+            "checks (are the candidates signaled both ways and the peer reachable? behind "
+            "NATs, configure STUN/TURN: see docs/deployment.md)"
+        )
 
     def _start_sctp(self, dtls: DtlsTransport, now: float) -> SctpAssociation:
         """DTLS is up: start the association, with packets sized to fit one record."""
@@ -574,6 +693,10 @@ class PeerConnectionCore(SignalingMixin):
                 channels.on_message_too_large(event.stream_id, event.limit, now)
             elif isinstance(event, AssociationClosed):
                 self._log(logging.INFO, "SCTP association closed: %s", event.reason)
+                if not event.error:
+                    self._shutdown_complete = True
+                elif not self._closed and not event.reason.startswith("aborted locally"):
+                    self._broken(f"SCTP association ended: {event.reason}")
                 channels.on_association_closed()
         self._drain_channel_events()
 
@@ -605,6 +728,7 @@ class PeerConnectionCore(SignalingMixin):
             return
         self.failure_reason = reason
         self._internal_failure = True
+        self._broken(reason)
         self._update_connection_state()
 
     _internal_failure = False
@@ -620,10 +744,7 @@ class PeerConnectionCore(SignalingMixin):
             if ice_state is IceState.FAILED or dtls_state == "FAILED":
                 state = ConnectionState.FAILED
                 if ice_state is IceState.FAILED and self.failure_reason is None:
-                    self.failure_reason = (
-                        "ICE failed: no candidate pair answered connectivity checks "
-                        "(are the candidates signaled both ways and the peer reachable?)"
-                    )
+                    self.failure_reason = self._ice_failure_reason()
             elif ice_state is IceState.DISCONNECTED:
                 state = ConnectionState.DISCONNECTED
             elif ice_state in (IceState.CONNECTED, IceState.COMPLETED) and (
@@ -645,9 +766,13 @@ class PeerConnectionCore(SignalingMixin):
             self.connection_state = state
             self._events.append(ConnectionStateChanged(state))
             if state is ConnectionState.FAILED:
-                # Nothing can be delivered any more: every channel is CLOSED now.
-                self.channels.on_association_closed()
-                self._drain_channel_events()
+                # Nothing can be delivered any more: every channel is CLOSED now, and the
+                # layers above ICE are torn down so that stats show their real state.
+                self._broken(self.failure_reason or "connection failed")
+                if self.sctp is not None:
+                    self.sctp.abort(self.failure_reason or "connection failed")
+                if self.dtls is not None and self.dtls.state is DtlsState.CONNECTED:
+                    self.dtls.close()
 
 
 def _explain_dtls_failure(reason: str) -> str:

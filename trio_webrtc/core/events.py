@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from ..sdp.jsep import SignalingState
 
 __all__ = [
+    "ConnectionBroken",
     "ConnectionState",
     "ConnectionStateChanged",
     "CoreEvent",
@@ -71,3 +72,13 @@ class GatheringStateChanged(CoreEvent):
 @dataclass(frozen=True)
 class SignalingStateChanged(CoreEvent):
     state: SignalingState
+
+
+@dataclass(frozen=True)
+class ConnectionBroken(CoreEvent):
+    """The transport broke (ICE failed or lost consent, DTLS failed, SCTP ABORT or too
+    many retransmissions): emitted before the ``ChannelClosed`` events this causes, so a
+    face can tell channels ended by the failure from channels closed in order before it.
+    ``reason`` names the cause."""
+
+    reason: str
