@@ -10,13 +10,18 @@ Two faces over one sans-I/O core:
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
+
+# Silent unless the application configures logging (the library convention).
+logging.getLogger("trio_webrtc").addHandler(logging.NullHandler())
 
 if TYPE_CHECKING:
     from .config import Configuration, IceServer
     from .core import ConnectionState, GatheringState
     from .datachannel.channels import ChannelState
     from .errors import (
+        CloseTimeoutError,
         ConnectionFailedError,
         InvalidStateError,
         LocalProtocolError,
@@ -26,7 +31,15 @@ if TYPE_CHECKING:
         RemoteProtocolError,
         WebRTCError,
     )
-    from .peer_connection import DataChannel, IceCandidate, PeerConnection, connect_pair
+    from .ice import IceState
+    from .peer_connection import (
+        DataChannel,
+        IceCandidate,
+        PeerConnection,
+        SctpTransport,
+        connect_pair,
+    )
+    from .sdp.jsep import SignalingState
 
 # Imported on first use, so that ``import trio_webrtc.sdp`` (say) loads only that layer.
 _LAZY = {
@@ -35,6 +48,7 @@ _LAZY = {
     "IceServer": "config",
     "ConnectionState": "core",
     "GatheringState": "core",
+    "CloseTimeoutError": "errors",
     "ConnectionFailedError": "errors",
     "InvalidStateError": "errors",
     "LocalProtocolError": "errors",
@@ -46,7 +60,10 @@ _LAZY = {
     "DataChannel": "peer_connection",
     "IceCandidate": "peer_connection",
     "PeerConnection": "peer_connection",
+    "SctpTransport": "peer_connection",
     "connect_pair": "peer_connection",
+    "IceState": "ice",
+    "SignalingState": "sdp.jsep",
 }
 
 
@@ -65,6 +82,7 @@ __version__ = "0.2.0.dev0"  # the one place the version is set (pyproject reads 
 
 __all__ = [
     "ChannelState",
+    "CloseTimeoutError",
     "Configuration",
     "ConnectionFailedError",
     "ConnectionState",
@@ -72,6 +90,7 @@ __all__ = [
     "GatheringState",
     "IceCandidate",
     "IceServer",
+    "IceState",
     "InvalidStateError",
     "LocalProtocolError",
     "MessageTooLargeError",
@@ -79,6 +98,8 @@ __all__ = [
     "PeerConnection",
     "ProtocolError",
     "RemoteProtocolError",
+    "SctpTransport",
+    "SignalingState",
     "WebRTCError",
     "__version__",
     "connect_pair",

@@ -1,16 +1,45 @@
-"""Command line: ``python -m trio_webrtc {demo,sdp,candidates,offer} [--help]``."""
+"""Command line: ``python -m trio_webrtc {demo,sdp,candidates,offer} [--help]`` (also
+installed as ``trio-webrtc``). A bad argument gives one line on stderr and exit status 2."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import trio
 
 __all__ = ["main"]
+
+_DEFAULT_MAX_MESSAGE_SIZE = 262144  # what a peer connection advertises by default
+
+
+class _Parser(argparse.ArgumentParser):
+    """Errors in one line (``PROG: error: ...``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _prog() -> str:
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "trio-webrtc" if name.startswith("trio-webrtc") else "python -m trio_webrtc"
+
+
+def _check_demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not args.size > 0 or args.size != args.size or args.size == float("inf"):
+        parser.error(f"--size must be a positive number of MiB, not {args.size:g}")
+    if args.chunk <= 0:
+        parser.error(f"--chunk must be a positive number of bytes, not {args.chunk}")
+    if args.chunk > _DEFAULT_MAX_MESSAGE_SIZE:
+        parser.error(
+            f"--chunk {args.chunk} is above the max-message-size of "
+            f"{_DEFAULT_MAX_MESSAGE_SIZE} bytes"
+        )
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -31,8 +60,13 @@ def _cmd_sdp(args: argparse.Namespace) -> int:
     if args.file == "-":
         text = sys.stdin.read()
     else:
-        with open(args.file, encoding="utf-8") as source:
-            text = source.read()
+        try:
+            with open(args.file, encoding="utf-8") as source:
+                text = source.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            print(f"{args.prog}: error: cannot read {args.file}: {reason}", file=sys.stderr)
+            return 2
     try:
         session = SessionDescription.parse(text)
         description = DataChannelDescription.from_session(session)
@@ -80,17 +114,22 @@ def _cmd_offer(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import __version__
+
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
-        prog="python -m trio_webrtc",
+    parser = _Parser(
+        prog=_prog(),
         description="WebRTC data channels for Trio: a demo and tools to explore SDP.",
         epilog="Run 'python -m trio_webrtc COMMAND --help' for a command's options.",
         formatter_class=formatter,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more logging (-v INFO, -vv DEBUG)"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     demo = commands.add_parser(
         "demo",
@@ -148,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     offer.set_defaults(run=_cmd_offer)
 
     args = parser.parse_args(argv)
+    args.prog = parser.prog
+    if args.command == "demo":
+        _check_demo(demo, args)
     level = logging.WARNING - 10 * args.verbose
     logging.basicConfig(level=max(level, logging.DEBUG), format="%(name)s %(message)s")
     result: int = args.run(args)

@@ -79,7 +79,10 @@ async def run_demo(
     high_water: int = 1 << 20,
     out: TextIO | None = sys.stdout,
 ) -> DemoResult:
-    """Run the transfer and return its figures; raises if any byte is wrong."""
+    """Run the transfer and return its figures; raises if any byte is wrong, and
+    ``ValueError`` for a size or chunk that is not positive."""
+    if not size_mib > 0 or chunk <= 0:
+        raise ValueError(f"size ({size_mib} MiB) and chunk ({chunk} bytes) must be positive")
     config = {"bindAddress": "127.0.0.1"}
     total = int(size_mib * 2**20)
     blocks = _pattern(chunk)
