@@ -2,12 +2,14 @@
 
     python examples/file_transfer.py PATH            # send PATH
     python examples/file_transfer.py --size 8        # send 8 MiB of random bytes
+    python examples/file_transfer.py PATH --keep DIR # and keep the received copy in DIR
 
 Both peers run in this process over 127.0.0.1 (see ``chat_client.py`` for two processes).
 The sender announces the file in a text message (JSON: name, size, sha256), streams it as
 binary messages of ``--chunk`` bytes — ``DataChannel.send`` waits while more than
 ``high_water`` bytes are queued, so memory stays bounded whatever the file size — and the
-receiver writes it out, hashes it and answers ``"ok"`` or ``"mismatch"``.
+receiver writes it out, hashes it and answers ``"ok"`` or ``"mismatch"``. Without
+``--keep`` the received copy is written to a temporary directory and removed at exit.
 """
 
 from __future__ import annotations
@@ -110,7 +112,8 @@ async def main(
                 await send_file(channel, path, chunk, out)
                 verdict = await channel.receive()
             target, ok = result[0]
-            out.write(f"receiver wrote {target.name}: SHA-256 {verdict}\n")
+            where = target if directory is not None else target.name
+            out.write(f"receiver wrote {where}: SHA-256 {verdict}\n")
             return ok and verdict == "ok"
 
 
@@ -119,6 +122,17 @@ if __name__ == "__main__":
     parser.add_argument("path", nargs="?", type=Path, help="file to send")
     parser.add_argument("--size", type=float, default=4, help="MiB of random data if no path")
     parser.add_argument("--chunk", type=int, default=16384, help="bytes per message")
+    parser.add_argument(
+        "--keep", type=Path, metavar="DIR", help="keep the received file in DIR (created)"
+    )
     args = parser.parse_args()
-    ok = trio.run(lambda: main(args.path, size_mib=args.size, chunk=args.chunk))
+    if not 0 < args.chunk <= 262144:
+        parser.error("--chunk must be 1..262144 bytes (the default max-message-size)")
+    if args.path is not None and not args.path.is_file():
+        parser.error(f"no such file: {args.path}")
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    ok = trio.run(
+        lambda: main(args.path, size_mib=args.size, chunk=args.chunk, directory=args.keep)
+    )
     sys.exit(0 if ok else 1)

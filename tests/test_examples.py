@@ -256,3 +256,72 @@ def test_cli_offer_prints_a_parseable_offer(capsys: pytest.CaptureFixture[str]) 
     description = DataChannelDescription.from_session(SessionDescription.parse(text))
     assert description.setup == "actpass"
     assert description.max_message_size == 262144
+
+
+@pytest.mark.skipif(not have_trio_websocket(), reason="trio-websocket is not installed")
+def test_chat_reports_the_peer_leaving_instead_of_a_traceback() -> None:
+    """Issue 13: an interactive client whose peer left says so and exits 0 (it used to
+    raise a four-level traceback on the next line typed)."""
+    with running(str(EXAMPLES / "signaling_server.py"), "--port", "0") as server:
+        url = read_line(server, 30).removeprefix("listening on ") + "/room-leave"
+        client = str(EXAMPLES / "chat_client.py")
+        alice = subprocess.Popen(
+            [sys.executable, client, url, "--name", "alice", "--ice-server", "stun:127.0.0.1:9"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        try:
+            time.sleep(0.2)  # alice is first in the room: she offers
+            with running(client, url, "--name", "bob", "--say", "see you", "--expect", "1") as b:
+                assert read_line(alice, 60) == "[alice] connected; channel 'chat' open"
+                assert alice.stdin is not None
+                alice.stdin.write("hello bob\n")
+                alice.stdin.flush()
+                out_b, err_b = b.communicate(timeout=60)
+            assert b.returncode == 0, err_b
+            assert "peer: hello bob" in out_b
+            out_a, err_a = alice.communicate(timeout=60)  # stdin stays open until here
+        finally:
+            if alice.poll() is None:
+                alice.kill()
+                alice.wait()
+    assert alice.returncode == 0, err_a
+    assert "peer: see you" in out_a
+    assert "[alice] the peer left" in out_a or "[alice] connection lost" in out_a
+    assert "Traceback" not in err_a
+
+
+def test_chat_client_takes_ice_servers_and_bind_address() -> None:
+    chat = load("chat_client.py")
+    config = chat.configuration(
+        ["stun:stun.example.org", "turn:turn.example.org:3478?transport=tcp"],
+        bind_address="any",
+        username="u",
+        credential="p",
+    )
+    assert "bindAddress" not in config
+    assert config["iceServers"] == [
+        {"urls": ["stun:stun.example.org"]},
+        {"urls": ["turn:turn.example.org:3478?transport=tcp"], "username": "u", "credential": "p"},
+    ]
+    assert chat.configuration([], bind_address="127.0.0.1") == {"bindAddress": "127.0.0.1"}
+
+
+def test_file_transfer_keeps_the_received_file(tmp_path: Path) -> None:
+    source = tmp_path / "doc.bin"
+    source.write_bytes(os.urandom(100_000))
+    keep = tmp_path / "kept"
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "file_transfer.py"), str(source), "--keep", str(keep)],
+        capture_output=True,
+        check=False,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (keep / "doc.bin").read_bytes() == source.read_bytes()
+    assert str(keep / "doc.bin") in done.stdout
