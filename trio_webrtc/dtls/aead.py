@@ -308,7 +308,7 @@ class RecordLayer:
         self._suite: CipherSuite | None = None
         self._send_keys: tuple[bytes, bytes] | None = None
         self._openssl_max_seq = -1  # highest epoch-1 sequence number OpenSSL wrote
-        self._openssl_nonces: list[int] = []  # GCM explicit nonces OpenSSL used
+        self._openssl_nonces: list[int] = []  # OpenSSL's GCM explicit nonces in epoch 1
         self._openssl_records: list[bytes] = []  # its epoch-1 handshake records (Finished)
         self._peer_probes: list[bytes] = []  # the peer's epoch-1 handshake records
         self._held: list[bytes] = []  # peer epoch-1 application records, too early
@@ -361,10 +361,9 @@ class RecordLayer:
                 continue
             if header.epoch == EPOCH:
                 self._openssl_max_seq = max(self._openssl_max_seq, header.sequence_number)
-                if header.length >= 8:
-                    self._openssl_nonces.append(
-                        int.from_bytes(data[header.offset : header.offset + 8], "big")
-                    )
+                nonce = int.from_bytes(data[header.offset : header.offset + 8], "big")
+                if header.length >= 8 and nonce >> _SEQ_BITS == EPOCH:  # in our range
+                    self._openssl_nonces.append(nonce)
                 if header.content_type == CONTENT_HANDSHAKE and len(self._openssl_records) < 4:
                     start = header.offset - RECORD_HEADER_SIZE
                     self._openssl_records.append(data[start : header.offset + header.length])
