@@ -33,7 +33,10 @@ application record). Sealing switches at completion on the DTLS client (its Fini
 never the last flight of a full handshake, so OpenSSL never has to retransmit it); the
 server, whose Finished ends the handshake, keeps sealing through OpenSSL (which may then
 still retransmit that flight) until it opens the first authenticated application record
-from the client: proof that the client finished. The keys are checked first by opening
+from the client: proof that the client finished. Until then the peer's handshake
+retransmissions (epoch 0, and its epoch-1 Finished) still go to OpenSSL; once we seal,
+OpenSSL is handed nothing more (the transport answers a retransmitted flight by resending
+its stored final flight byte for byte). The keys are checked first by opening
 both Finished records (ours and the peer's) with them; any mismatch, or a suite not in
 :data:`SUITES`, leaves the whole data phase to OpenSSL.
 """
