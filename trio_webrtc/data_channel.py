@@ -59,7 +59,7 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
         self._undelivered = 0  # bytes still held when the failure ended the channel
         self.high_water = _DEFAULT_HIGH_WATER
         self.last_was_string = False
-        # The buffered amount after our last send: an upper bound (acks only lower it),
+        # The buffered amount after our last send: an upper bound (sending lowers it),
         # so send() checks high_water without asking SCTP while it is below.
         self._buffered_hint = 0
         self._parked = 0  # tasks parked in self._lot (so a delivery wakes only if needed)
@@ -109,7 +109,8 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
 
     @property
     def buffered_amount(self) -> int:
-        """Bytes queued to send and not yet acknowledged by the peer."""
+        """Bytes queued to send and not yet sent (W3C ``bufferedAmount``); bytes in flight
+        count against the association's send buffer (16 MiB), not here."""
         return self._pc._core.channels.buffered_amount(self._info.key)
 
     @property

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+import pytest
 from sctp_helpers import Peer, make_pair, payload
 from sctp_paths import Bulk
 
@@ -55,7 +56,8 @@ def _bulk_run(
 # -- fast retransmit and fast recovery -----------------------------------------------------
 
 
-def test_one_loss_is_fast_retransmitted_once_and_recovery_halves_cwnd_once() -> None:
+@pytest.mark.parametrize("cc", ["reno", "cubic"])
+def test_one_loss_is_fast_retransmitted_once_and_recovery_halves_cwnd_once(cc: str) -> None:
     trace = TraceBuffer()
     dropped: list[int] = []
     first_tsn: list[int] = []
@@ -69,7 +71,7 @@ def test_one_loss_is_fast_retransmitted_once_and_recovery_halves_cwnd_once() -> 
             return False
         return True
 
-    client = _Dropping(keep, is_client=True, seed=5, trace=trace)
+    client = _Dropping(keep, is_client=True, seed=5, trace=trace, congestion_control=cc)
     server = Peer(is_client=False, seed=6)
     link = VirtualLink(client, server, PathProfile(delay=0.025, rate=100e6, queue=10 << 20))
     client.assoc.start(link.now)
@@ -84,9 +86,13 @@ def test_one_loss_is_fast_retransmitted_once_and_recovery_halves_cwnd_once() -> 
     rtx = trace.of("rtx")
     assert [(r["tsn"], r["cause"]) for r in rtx] == [(dropped[0], "fast")]
     losses = trace.of("loss")
-    assert len(losses) == 1 and losses[0]["congestion"] is True
     out = client.assoc._outbound
     assert out.t3_expiries == 0 and out.fast_retransmits == 1
+    assert len(losses) == 1
+    if cc == "cubic":
+        assert losses[0]["congestion"] is False  # no standing queue: a random loss
+        return
+    assert losses[0]["congestion"] is True
     # New-Reno: ssthresh = cwnd/2 once; no growth until the recovery point was acked.
     before = next(r for r in reversed(trace.of("sack")) if r["t"] < losses[0]["t"])
     assert losses[0]["ssthresh"] == max(int(before["cwnd"]) // 2, 4 * MTU)  # type: ignore[call-overload]

@@ -182,7 +182,7 @@ class WebRTCDataChannel(GodotObject):
         return WebRTCDataChannel.ChannelState(int(self._info.state))
 
     def get_buffered_amount(self) -> int:
-        """Bytes queued to send and not yet acknowledged by the peer."""
+        """Bytes queued to send and not yet sent (as Godot's and W3C's bufferedAmount)."""
         if self._info.state is _channels.ChannelState.CLOSED:
             return 0
         return self._session.core.channels.buffered_amount(self._info.key)

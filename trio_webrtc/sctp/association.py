@@ -145,8 +145,8 @@ class SctpAssociation(Handshake):
     Feed packets with ``receive_datagram``, drain ``datagrams_to_send`` and
     ``next_event``, and call ``handle_timer`` at ``get_timer()``.
 
-    ``congestion_control``: ``"reno"`` (RFC 9260 §7.2) or ``"cubic"`` (RFC 9438 with
-    loss differentiation), see :mod:`.congestion`. ``trace``: a callable receiving the
+    ``congestion_control``: ``"cubic"`` (the default: RFC 9438 with loss differentiation)
+    or ``"reno"`` (RFC 9260 §7.2), see :mod:`.congestion`. ``trace``: a callable receiving the
     send path's records (dicts, JSON-ready; e.g. a :class:`.trace.TraceBuffer`), see
     ``docs/tracing.md``. ``max_send_buffer`` bounds the bytes queued plus in-flight bytes.
     """
@@ -163,7 +163,7 @@ class SctpAssociation(Handshake):
         max_send_buffer: int = 16 << 20,
         rng: random.Random | None = None,
         log_prefix: str = "",
-        congestion_control: str = "reno",
+        congestion_control: str = "cubic",
         trace: TraceCallback | None = None,
     ) -> None:
         if mtu < 256:

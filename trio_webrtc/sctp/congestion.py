@@ -48,12 +48,25 @@ class Controller:
         self.partial_acked = 0
         self.min_rtt: float | None = None
         self.latest_rtt: float | None = None
+        # The least sample of the current and the previous period of min_rtt: what the
+        # last round trip says of the standing queue, with jitter filtered out.
+        self.recent_rtt: float | None = None
+        self._period_end = 0.0
+        self._period_min = 0.0
+        self._previous_min = 0.0
 
-    def on_rtt(self, rtt: float) -> None:
-        """A round-trip sample (Karn's rule applied by the caller)."""
+    def on_rtt(self, rtt: float, now: float) -> None:
+        """A round-trip sample, one per SACK (Karn's rule applied by the caller)."""
         self.latest_rtt = rtt
         if self.min_rtt is None or rtt < self.min_rtt:
             self.min_rtt = rtt
+        if now >= self._period_end:
+            self._previous_min = self._period_min if self.recent_rtt is not None else rtt
+            self._period_min = rtt
+            self._period_end = now + self.min_rtt
+        elif rtt < self._period_min:
+            self._period_min = rtt
+        self.recent_rtt = min(self._period_min, self._previous_min)
 
     def slow_start(self, w: Window, acked: int, flight_before: int) -> None:
         # RFC 9260 §7.2.1: only when cwnd was fully used; RFC 3465: bytes, capped at L·MTU.
@@ -121,7 +134,7 @@ RANDOM_QDELAY_FRACTION = 0.25
 minimum RTT (and below :data:`RANDOM_QDELAY_MAX`), at least :data:`RANDOM_QDELAY_MIN`."""
 RANDOM_QDELAY_MIN = 0.002
 RANDOM_QDELAY_MAX = 0.025
-RANDOM_LOSS_RATE_MAX = 0.05
+RANDOM_LOSS_RATE_MAX = 0.2
 """Above this recent loss rate every loss is congestion, whatever the delay says."""
 
 
@@ -146,7 +159,7 @@ class Cubic(Controller):
 
     def on_ack(self, w: Window, acked: int, flight_before: int, now: float) -> None:
         self.delivered += acked
-        if self.delivered > 8 * w.cwnd:  # a few round trips of memory
+        if self.delivered > 2 * w.cwnd:  # about a round trip of memory
             self.delivered >>= 1
             self.lost >>= 1
         if w.cwnd <= w.ssthresh:
@@ -180,7 +193,7 @@ class Cubic(Controller):
         self.lost += nbytes
 
     def is_random_loss(self) -> bool:
-        min_rtt, latest = self.min_rtt, self.latest_rtt
+        min_rtt, latest = self.min_rtt, self.recent_rtt
         if min_rtt is None or latest is None:
             return False
         limit = min(max(RANDOM_QDELAY_FRACTION * min_rtt, RANDOM_QDELAY_MIN), RANDOM_QDELAY_MAX)

@@ -37,6 +37,7 @@ kept in a short list of holes, so miss indications never rescan the whole window
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 
@@ -138,7 +139,7 @@ class Outbound:
         max_send_buffer: int,
         events: deque[SctpEvent],
         log_prefix: str,
-        congestion_control: str = "reno",
+        congestion_control: str = "cubic",
         trace: TraceCallback | None = None,
     ) -> None:
         self.mtu = mtu
@@ -179,6 +180,12 @@ class Outbound:
         self._rttvar = 0.0
         self.rto = RTO_INITIAL
         self._rtt_tsn: int | None = None
+        # When new DATA left, per transmission opportunity (first TSN, time): a round-trip
+        # sample per SACK for the congestion controller (RFC 9260's RTO keeps Karn's one
+        # timed chunk per round trip).
+        self._sent_tsns: list[int] = []
+        self._sent_times: list[float] = []
+        self._sent_head = 0
         self._rtt_sent = 0.0
         self.t3: float | None = None
         self.forward_tsn_due = False
@@ -497,6 +504,7 @@ class Outbound:
         queues = self._queues
         events = self._events
         started = self.flight
+        first_tsn = self.next_tsn
         while pending and self.flight < limit:
             stream = pending[0]
             message = stream.queue[0]
@@ -578,6 +586,11 @@ class Outbound:
                 break
         else:
             self.window_blocked = bool(pending)  # the loop stopped at cwnd or Max.Burst
+        if self.next_tsn != first_tsn:
+            times = self._sent_times
+            if not times or times[-1] != now:
+                self._sent_tsns.append(first_tsn)
+                times.append(now)
         if self.flight != started:
             self._active_at = now
             self.burst_credit = max(0, self.burst_credit - (self.flight - started))
@@ -594,7 +607,21 @@ class Outbound:
             self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
         self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self._rttvar))
-        self.cc.on_rtt(rtt)
+
+    def _rtt_sample(self, tsn: int, cum: int, now: float) -> None:
+        """The round trip of the newest acknowledged chunk (sent once) for the controller."""
+        tsns = self._sent_tsns
+        head = self._sent_head
+        index = bisect_right(tsns, tsn, head) - 1
+        if index >= head:
+            self.cc.on_rtt(now - self._sent_times[index], now)
+        # Entries wholly below the cumulative ack are done with.
+        head = max(head, bisect_right(tsns, cum + 1, head) - 1)
+        if head > 256 and head * 2 > len(tsns):
+            del tsns[:head]
+            del self._sent_times[:head]
+            head = 0
+        self._sent_head = head
 
     def on_sack(
         self, wire_cum: int, a_rwnd: int, gaps: tuple[tuple[int, int], ...], now: float
@@ -630,6 +657,7 @@ class Outbound:
             self._release(chunk.message.stream, chunk.size)
         advanced = cum > self.cum_ack
         self.cum_ack = cum
+        sample = chunk if advanced else None  # the newest chunk acknowledged
         highest_new = -1
         if gaps and sent:
             base = sent[0].tsn
@@ -651,10 +679,13 @@ class Outbound:
                         del self._retransmits[chunk.tsn]
                     acked_bytes += chunk.size
                     highest_new = chunk.tsn
+                    sample = chunk
                     newest = max(newest, chunk.rtx_order)
                     if chunk.tsn == rtt_tsn and chunk.sent_count == 1:
                         self._update_rto(now - self._rtt_sent)
                         self._rtt_tsn = rtt_tsn = None
+        if sample is not None and sample.sent_count == 1 and not sample.abandoned:
+            self._rtt_sample(sample.tsn, cum, now)
         if advanced and gaps and self._recovery_exit is not None and highest_new < 0:
             # §7.2.4: in fast recovery a SACK that advances the cumulative ack counts a
             # miss for every TSN it still reports missing.
