@@ -230,3 +230,32 @@ async def test_24_channels_of_150_messages_of_64kib_never_raise(
                 for channel in incoming:
                     nursery.start_soon(reader, channel)
         assert received == {f"c{i}": count * len(chunk) for i in range(24)}
+
+
+async def test_turn_refused_relay_only_fails_at_once_naming_turn_and_its_code() -> None:
+    """A wrong TURN password with iceTransportPolicy relay: FAILED as soon as gathering
+    ends, naming TURN and the server's error code (it used to take 30 s and blame ICE)."""
+    from stun_server import USER, Coturn, turnserver_available
+
+    if not turnserver_available():
+        pytest.skip("coturn is not installed")
+    with Coturn() as coturn:
+        config = {
+            "bindAddress": "127.0.0.1",
+            "iceTransportPolicy": "relay",
+            "iceServers": [
+                {
+                    "urls": [f"turn:127.0.0.1:{coturn.port}"],
+                    "username": USER,
+                    "credential": "wrong",
+                }
+            ],
+        }
+        with trio.fail_after(10):
+            async with PeerConnection(config, name="a") as a:
+                a.create_data_channel("x")
+                await a.create_offer()
+                with pytest.raises(ConnectionFailedError) as info:
+                    await a.wait_connected()
+    assert "TURN" in str(info.value)
+    assert "401" in str(info.value)

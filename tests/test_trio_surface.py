@@ -89,3 +89,16 @@ def test_library_is_silent_unless_logging_is_configured() -> None:
     handlers = logging.getLogger("trio_webrtc").handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
     assert trio_webrtc.SignalingState is SignalingState
+
+
+async def test_the_answerer_creates_a_channel(autojump_clock: trio.abc.Clock) -> None:
+    network = MemoryNetwork()
+    async with PeerConnection(network=network) as a, PeerConnection(network=network) as b:
+        a.create_data_channel("from-offerer")
+        answer = await b.accept_offer(await a.create_offer())
+        control = b.create_data_channel("from-answerer")  # before connecting: fine
+        await a.accept_answer(answer)
+        await connect_pair_candidates(a, b)
+        await control.wait_open()
+        labels = {(await a.accept_channel()).label, (await b.accept_channel()).label}
+        assert labels == {"from-answerer", "from-offerer"}

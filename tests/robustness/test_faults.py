@@ -50,6 +50,7 @@ async def test_peer_vanishes_then_failed_channels_closed_tasks_ended(
                     await channel.wait_open()
                 net.set_blackout(True)  # b vanishes without a word
                 vanished = trio.current_time()
+                b.close()  # at once: leaving the block would try a graceful close first
             states: list[ConnectionState] = []
             await a.wait_for_state(ConnectionState.DISCONNECTED)
             states.append(a.connection_state)

@@ -241,6 +241,10 @@ class PeerConnectionCore(SignalingMixin):
             self._events.append(LocalCandidate(value, mid, index))
         if gathering.complete and self.gathering_state is GatheringState.GATHERING:
             self.end_of_local_candidates()
+            turn = gathering.turn_failures
+            if turn and self.configuration.ice_transport_policy == "relay" and not gathering.relays:
+                # Only relayed candidates may be used and no TURN server gave one.
+                self.fail(f"TURN server refused: {'; '.join(turn)} (iceTransportPolicy relay)")
 
     # The driver's side of gathering: name resolution and TURN over TCP/TLS streams.
 
@@ -632,6 +636,13 @@ class PeerConnectionCore(SignalingMixin):
 
     def _ice_failure_reason(self) -> str:
         """Name what is missing when ICE (or a handshake waiting on it) fails."""
+        reason = self._ice_failure_cause()
+        turn = self._gathering.turn_failures
+        if turn and self.ice.selected_pair is None:
+            reason += "; TURN: " + "; ".join(turn)
+        return reason
+
+    def _ice_failure_cause(self) -> str:
         ice = self.ice
         if ice.selected_pair is not None:
             timeout = self.configuration.consent_timeout

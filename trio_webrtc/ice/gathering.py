@@ -293,6 +293,15 @@ class IceGathering:
             out.extend((data, relay.local, server) for data in relay.client.datagrams_to_send())
         return out
 
+    @property
+    def turn_failures(self) -> list[str]:
+        """Why each failed TURN allocation failed (e.g. its 401/403 error code), in order."""
+        return [
+            r.client.failure
+            for r in self._all_relays
+            if r.client.state is TurnState.FAILED and r.client.failure
+        ]
+
     def next_candidate(self) -> Candidate | None:
         """The next server-reflexive or relayed candidate to signal."""
         return self._candidates.pop(0) if self._candidates else None
