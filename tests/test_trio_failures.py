@@ -259,3 +259,28 @@ async def test_turn_refused_relay_only_fails_at_once_naming_turn_and_its_code() 
                     await a.wait_connected()
     assert "TURN" in str(info.value)
     assert "401" in str(info.value)
+
+
+async def test_fail_after_around_the_block_and_around_a_graceful_close(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    network = MemoryNetwork(LinkConditions(delay=0.02))
+    # Expiring inside the block: TooSlowError, bare, and the connection aborted.
+    with pytest.raises(trio.TooSlowError), trio.fail_after(1):
+        async with PeerConnection(network=network) as pc:
+            await trio.sleep(5)
+    assert pc.connection_state is ConnectionState.CLOSED
+    # Expiring during the graceful close (the peer never reads): the close is cut short
+    # by the abort, and TooSlowError comes out bare.
+    async with PeerConnection(name="b", network=network) as b:
+        start = trio.current_time()
+        with pytest.raises(trio.TooSlowError):
+            with trio.fail_after(30):
+                async with PeerConnection(name="a", network=network) as a:
+                    channel, _incoming = await _pair_with_channel(a, b)
+                    channel.high_water = 8 << 20
+                    for _ in range(64):
+                        await channel.send(bytes(64 << 10))
+                    await trio.sleep_until(start + 29.5)  # 0.5 s left for the close
+        assert trio.current_time() == pytest.approx(start + 30)  # not closeTimeout (10 s)
+        assert a.connection_state is ConnectionState.CLOSED
