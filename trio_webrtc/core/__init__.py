@@ -100,6 +100,8 @@ _MAX_EARLY_DTLS = 16
 #: unanswered). The DTLS handshake then has 60 s (``DtlsTransport.handshake_timeout``).
 CONNECT_TIMEOUT = 30.0
 _ICE_UNUSABLE = (IceState.FAILED, IceState.CLOSED)
+# DISCONNECTED may recover (consent overdue, not yet lost): a graceful close still tries.
+_CAN_SHUT_DOWN = (ConnectionState.CONNECTED, ConnectionState.DISCONNECTED)
 
 
 class PeerConnectionCore(SignalingMixin):
@@ -361,7 +363,7 @@ class PeerConnectionCore(SignalingMixin):
         is acknowledged. True if it started (or is under way); False when there is no
         association to shut down (the caller then just :meth:`close` s)."""
         sctp = self.sctp
-        if self._closed or sctp is None or self.connection_state is not ConnectionState.CONNECTED:
+        if self._closed or sctp is None or self.connection_state not in _CAN_SHUT_DOWN:
             return False
         if sctp.state is AssociationState.ESTABLISHED:
             self._log(logging.INFO, "graceful close: SCTP SHUTDOWN once queued data is acked")
