@@ -70,7 +70,7 @@ PAIRS = [
 # (the lossy profiles carry about 2 Mbit/s, `mobile` under 1). --quick takes 1/8.
 SIZES = {
     "direct": 128 << 20,
-    "lan": 96 << 20,
+    "lan": 48 << 20,
     "bottleneck": 48 << 20,
     "wan": 48 << 20,
     "wan-lossy": 4 << 20,

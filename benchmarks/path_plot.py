@@ -108,33 +108,44 @@ def plot_profile(profile: str, runs: Iterable[Any], out_dir: Path) -> Path | Non
     panels = 3 if traces else 1
     figure, axes = plt.subplots(panels, 1, figsize=(10, 3.2 * panels), sharex=True, squeeze=False)
     goodput_axis = axes[0][0]
+    colors = {item["pair"]: f"C{index % 10}" for index, item in enumerate(items)}
     for item in items:
         origin = item.get("opened_at") or item["samples"][0][0]
         times, rates = goodput_series([tuple(s) for s in item["samples"]], origin)
         status = item["status"] if item["status"] != "ok" else f"{item['goodput_mbit_s']:.3g}"
-        goodput_axis.plot(times, rates, label=f"{item['pair']} ({status})")
+        goodput_axis.plot(
+            times, rates, color=colors[item["pair"]], label=f"{item['pair']} ({status})"
+        )
     goodput_axis.set_ylabel("goodput, Mbit/s")
     goodput_axis.set_title(f"profile {profile}")
     goodput_axis.legend(fontsize="small", loc="best")
     goodput_axis.grid(alpha=0.3)
     if traces:
         cwnd_axis, rtt_axis = axes[1][0], axes[2][0]
+        top = 1.0
         for item in items:
             if item["pair"] not in traces:
                 continue
             columns, events = read_trace(traces[item["pair"]], item.get("opened_at") or 0.0)
             t = columns.get("t", [])
+            color = colors[item["pair"]]
             for key, style in (("cwnd", "-"), ("ssthresh", ":"), ("flight", "--")):
                 if key in columns:
                     values = [v / 1024 for v in columns[key]]
-                    cwnd_axis.plot(t, values, style, label=f"{item['pair']} {key}")
+                    cwnd_axis.plot(t, values, style, color=color, label=f"{item['pair']} {key}")
+                    if key != "ssthresh":  # its initial value would flatten the rest
+                        top = max([top, *(v for v in values if not math.isnan(v))])
             for ev, marker in (("rtx", "x"), ("t3", "v")):
                 if events.get(ev):
-                    cwnd_axis.plot(events[ev], [0] * len(events[ev]), marker, label=ev)
+                    marks = [0] * len(events[ev])
+                    cwnd_axis.plot(
+                        events[ev], marks, marker, color=color, label=f"{item['pair']} {ev}"
+                    )
             for key, style in (("srtt", "-"), ("rto", ":")):
                 if key in columns:
                     values = [v * 1000 if v < 60 else v for v in columns[key]]  # s or ms
-                    rtt_axis.plot(t, values, style, label=f"{item['pair']} {key}")
+                    rtt_axis.plot(t, values, style, color=color, label=f"{item['pair']} {key}")
+        cwnd_axis.set_ylim(-0.03 * top, top * 1.15)
         cwnd_axis.set_ylabel("KiB")
         cwnd_axis.legend(fontsize="small", loc="best")
         cwnd_axis.grid(alpha=0.3)
