@@ -43,6 +43,11 @@ async def test_exception_in_the_block_comes_out_as_itself(autojump_clock: trio.a
             await _pair_with_channel(a, b)
             raise KeyError("nested")
     assert type(info.value) is KeyError
+    # Raised while an enclosing scope is being cancelled: still the bare KeyError.
+    with trio.CancelScope() as scope, pytest.raises(KeyError):
+        async with PeerConnection(network=network):
+            scope.cancel()
+            raise KeyError("while cancelled")
 
 
 async def test_connection_failed_error_is_caught_with_a_plain_except(

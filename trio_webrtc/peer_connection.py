@@ -207,7 +207,13 @@ class PeerConnection:
                 self.close()
         finally:
             self.close()
-            await self._stop_tasks()
+            try:
+                await self._stop_tasks()
+            except trio.Cancelled:
+                if exc is None:
+                    raise
+                # The block's own exception wins (an outer cancellation is delivered
+                # again at the next checkpoint), as it would with a plain nursery.
         return False
 
     def close(self) -> None:
