@@ -162,3 +162,28 @@ async def test_channel_close_after_the_peer_began_shutdown_does_not_raise(
         b.close()
         b.close()
     assert b.connection_state is ConnectionState.CLOSED
+
+
+async def test_channel_aclose_says_what_was_not_delivered_when_the_connection_breaks(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    network = MemoryNetwork(LinkConditions(delay=0.02))
+    config = {"consentTimeout": 2}
+    async with (
+        PeerConnection(config, name="b", network=network) as b,
+        PeerConnection(config, name="a", network=network) as a,
+    ):
+        channel = a.create_data_channel("x")
+        await connect_pair(a, b)
+        await b.accept_channel()  # never read: the data stays queued at a
+        await channel.wait_open()
+        channel.high_water = 8 << 20
+        for index in range(64):
+            await channel.send(payload(index))
+        network.set_blackout(True)
+        with trio.fail_after(10), pytest.raises(trio.BrokenResourceError) as info:
+            await channel.aclose()
+        assert "bytes were not delivered" in str(info.value)
+        assert "consent" in str(info.value.__cause__)
+        a.close()
+        b.close()
