@@ -102,6 +102,7 @@ CONNECT_TIMEOUT = 30.0
 _ICE_UNUSABLE = (IceState.FAILED, IceState.CLOSED)
 # DISCONNECTED may recover (consent overdue, not yet lost): a graceful close still tries.
 _CAN_SHUT_DOWN = (ConnectionState.CONNECTED, ConnectionState.DISCONNECTED)
+_CLOSED = ChannelState.CLOSED
 
 
 class PeerConnectionCore(SignalingMixin):
@@ -383,14 +384,15 @@ class PeerConnectionCore(SignalingMixin):
         return sctp is None or sctp.state is AssociationState.CLOSED
 
     def undelivered_bytes(self) -> int:
-        """User bytes queued or in flight on every channel, not yet acknowledged."""
+        """Bytes queued or in flight, not yet acknowledged, on every channel the
+        application sent on (a channel that only carries its DCEP handshake counts 0)."""
         sctp = self.sctp
         if sctp is None or sctp.state is AssociationState.CLOSED:
             return 0
         total = 0
         for info in self.channels.channels.values():
             stream_id = info.stream_id
-            if stream_id is not None and info.state is not ChannelState.CLOSED:
+            if stream_id is not None and info.messages_sent and info.state is not _CLOSED:
                 total += sctp.held_amount(stream_id)
         return total
 
