@@ -4,7 +4,8 @@ The sender side of the driver keeps sending full packets in batches (every 256 K
 or at the flusher's look) while its senders are queueing; a SACK arriving meanwhile sends
 DATA only when the last batch stopped at cwnd or the peer's rwnd (ack clocking, SCTP
 ``only_new_data_pending``). These tests pin both halves: the SCTP predicate, and the
-wire effect of the driver (a SACK per second DATA packet, everything delivered in order).
+wire effect of the driver (a SACK per second DATA packet, thinned in long receive bursts,
+everything delivered in order).
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ async def test_16k_messages_leave_in_batches_with_few_sacks() -> None:
         assert received == list(range(count))
         assert sent["data_packets"] >= count * size // 1200
         # RFC 9260 §6.2: a SACK for every second DATA packet, also within a receive
-        # burst (sctp/acks.py; one SACK per burst, 0.03 per packet, held senders with a
-        # Max.Burst of 4 packets per SACK at a few packets per round trip, issue 12).
-        # The batching shows in DATA packets per receive wakeup, not in SACKs.
+        # burst, thinned to 5-9 in a long one (sctp/acks.py; one SACK per burst, 0.03
+        # per packet, held senders with a Max.Burst of 4 packets per SACK at a few
+        # packets per round trip, issue 12). Over loopback bursts are long: ~0.1-0.2.
         ratio = acks["sacks"] / sent["data_packets"]
         print("SACKs per DATA packet", ratio)
-        assert 0.49 <= ratio <= 0.6
+        assert 0.06 <= ratio <= 0.6

@@ -26,7 +26,7 @@ class Bursty:
         self.period = period
         self.inbox: list[bytes] = []
         self.wake: float | None = None
-        self.bursts = 0
+        self.bursts: list[int] = []  # datagrams read per wakeup
 
     def receive_datagram(self, data: bytes, now: float) -> None:
         self.inbox.append(data)
@@ -45,8 +45,8 @@ class Bursty:
     def handle_timer(self, now: float) -> None:
         if self.wake is not None and now >= self.wake:
             self.wake = None
-            self.bursts += 1
             inbox, self.inbox = self.inbox, []
+            self.bursts.append(len(inbox))
             for data in inbox:
                 self.inner.receive_datagram(data, now)
         timer = self.inner.get_timer()
@@ -65,6 +65,7 @@ class Transfer:
     queue_drops: int  # drop-tail drops, sender to receiver
     max_backlog: int  # bytes, the deepest the forward queue got
     drop_times: list[float]
+    bursts: list[int]  # datagrams per receiver wakeup (empty: read one by one)
 
     @property
     def mbit(self) -> float:
@@ -143,6 +144,7 @@ def bulk(
         forward.stats.dropped,
         forward.stats.max_backlog,
         list(forward.stats.drop_times),
+        receiver.bursts if isinstance(receiver, Bursty) else [],
     )
 
 

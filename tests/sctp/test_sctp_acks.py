@@ -276,6 +276,7 @@ class BurstyReceiver:
         self.period = period
         self.inbox: list[bytes] = []
         self.wake: float | None = None
+        self.bursts: list[int] = []
 
     def receive_datagram(self, data: bytes, now: float) -> None:
         self.inbox.append(data)
@@ -294,6 +295,7 @@ class BurstyReceiver:
     def handle_timer(self, now: float) -> None:
         if self.wake is not None and now >= self.wake:
             self.wake = None
+            self.bursts.append(len(self.inbox))
             for data in self.inbox:
                 self.peer.assoc.receive_datagram(data, now)
             self.inbox = []
@@ -303,19 +305,24 @@ class BurstyReceiver:
             self.peer.assoc.handle_timer(now)
 
 
-@pytest.mark.parametrize("period", [0.0005, 0.002])
-def test_a_max_burst_sender_grows_against_a_bursty_receiver(period: float) -> None:
+@pytest.mark.parametrize(("period", "floor"), [(0.0005, 35.0), (0.002, 28.0)])
+def test_a_max_burst_sender_grows_against_a_bursty_receiver(period: float, floor: float) -> None:
     peer = RawPeer()
     sender = MaxBurstSender(peer.tag)
-    link = VirtualLink(sender, BurstyReceiver(peer, period), PathProfile.named("wan"), seed=1)
+    receiver = BurstyReceiver(peer, period)
+    link = VirtualLink(sender, receiver, PathProfile.named("wan"), seed=1)
     link.run(lambda: link.now >= 2.0, timeout=3)
     mbit = peer.delivered * 8 / 2.0 / 1e6
     # One SACK per receive burst held the flight at 4 packets per burst per round trip:
-    # 0.8-2 Mbit/s (the stall of issue 12 (b) and the 12-packet mode of (c)). A SACK per
-    # second packet lets the flight double each round trip up to the sender's cap of 256
-    # packets: 256 x 1,100 B per ~53 ms round trip = 42 Mbit/s after ~6 round trips.
-    assert mbit > 30
+    # 0.67-0.70 Mbit/s here (the stall of issue 12 (b), the 12-packet mode of (c)). A SACK
+    # per second packet lets the flight double each round trip up to the sender's cap of
+    # 256 packets: 256 x 1,100 B per ~53 ms round trip = 42 Mbit/s after ~6 round trips;
+    # measured 38.4 with 0.5 ms wakeups (bursts of at most 16 packets are never thinned)
+    # and 31.3 with 2 ms wakeups (bursts up to ~23 packets get 5-9 SACKs, acks.py).
+    assert mbit > floor
     acknowledged = sender.acked - PEER_TSN + 1
-    assert sender.sacks * 2 >= acknowledged  # a SACK for (at least) every second packet
-    wakeups = 2.0 / period
-    assert sender.sacks * 2 <= acknowledged + 2 * wakeups  # + at most one per wakeup
+    if max(receiver.bursts) <= 16:
+        assert sender.sacks * 2 >= acknowledged  # a SACK for every second packet
+        assert sender.sacks * 2 <= acknowledged + 2 * len(receiver.bursts)  # + odd tails
+    else:
+        assert sender.sacks >= acknowledged / 5  # at least 5 per burst of up to ~25

@@ -220,6 +220,7 @@ class SctpAssociation(Handshake):
         self._sack_can_wait = False
         self._data_packets = 0
         self._sack_queue: list[bytes] = []  # SACKs frozen within a receive burst (acks.py)
+        self._sack_every = 2  # DATA packets per SACK; doubles when the queue is full
         self._heartbeat: float | None = None
         self._heartbeat_nonce: int | None = None
         self.dropped_packets = 0
@@ -520,6 +521,7 @@ class SctpAssociation(Handshake):
             )
             if queue:  # one packet each; the last may carry DATA unless a fresh SACK does
                 self._sack_queue = []
+                self._sack_every = 2
                 last = len(queue) - 1
                 for index, sack in enumerate(queue):
                     packets.add(sack, alone=fresh or index < last)
@@ -642,7 +644,7 @@ class SctpAssociation(Handshake):
             inbound = self._inbound
         if had_data and inbound is not None:
             self._data_packets += 1
-            if inbound.sack_now or self._data_packets >= 2:
+            if inbound.sack_now or self._data_packets >= self._sack_every:
                 # Every second packet, a gap, a duplicate, a filled gap (RFC 9260 §6.2,
                 # §6.7); frozen if more DATA arrives before it leaves (acks.py).
                 self._sack_due = True
@@ -658,8 +660,9 @@ class SctpAssociation(Handshake):
         """A SACK is due and unsent while more DATA arrives (a receive burst): build it
         now, as of the packets before, to leave in a packet of its own (acks.py)."""
         queue = self._sack_queue
-        if len(queue) >= MAX_QUEUED_SACKS:
-            del queue[0]
+        if len(queue) >= MAX_QUEUED_SACKS:  # a long burst: keep every second one
+            del queue[::2]
+            self._sack_every *= 2
         queue.append(inbound.build_sack(self._mtu - 12))
         self._sack_due = self._sack_can_wait = False
         self._delayed_ack = None
@@ -683,6 +686,7 @@ class SctpAssociation(Handshake):
         self._sack_due = self._sack_can_wait = False
         self._data_packets = 0
         self._sack_queue = []
+        self._sack_every = 2
         self._errors = 0
         self._heartbeat_nonce = None
         self._cookie_echo = None
