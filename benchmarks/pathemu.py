@@ -244,9 +244,8 @@ class Link:
         if not model.reorder:
             release = max(release, self._last_release)
             self._last_release = release
-        if release <= now and not self._heap:
-            self._send(data, out, dest)
-            return
+        if release <= now and not self._heap and self._send(data, out, dest):
+            return  # due now and nothing ahead of it (else: queued until writable)
         self._count += 1
         heapq.heappush(self._heap, (release, self._count, data, out, dest))
         if self._heap[0][1] == self._count:
@@ -401,12 +400,11 @@ class PathEmulator:
                     source = self._add_endpoint(source_side, src, learnt=True)
                 elif source.side != source_side:
                     continue  # a peer talking to itself through the relay
-                if fast:
+                if fast and not link._heap and link._send(data, source.relay, dest):
                     link.stats.packets += 1
                     link.stats.bytes += len(data)
-                    if link._send(data, source.relay, dest):
-                        continue
-                link.admit(now, data, source.relay, dest)
+                    continue
+                link.admit(now, data, source.relay, dest)  # shaped, or the socket was full
 
     def kernel_drops(self) -> int:
         """Datagrams the kernel dropped at the relay's sockets (it did not read fast enough)."""
