@@ -326,3 +326,21 @@ def test_a_max_burst_sender_grows_against_a_bursty_receiver(period: float, floor
         assert sender.sacks * 2 <= acknowledged + 2 * len(receiver.bursts)  # + odd tails
     else:
         assert sender.sacks >= acknowledged / 5  # at least 5 per burst of up to ~25
+
+
+def test_gap_filling_is_bounded_against_a_peer_that_ignores_our_window() -> None:
+    # A peer keeps one far TSN above a gap and streams the gap's chunks in order, all
+    # begin-only fragments of a message that never ends: admitted as "the next expected
+    # TSN" only until the charged bytes held reach GAP_FILL_LIMIT (4) windows.
+    window = 64 << 10
+    peer = RawPeer(receive_window=window)
+    peer.send(_data(PEER_TSN + 60_000, 1))
+    for i in range(400):  # 400 KB of a message that never ends
+        chunk = c.DataChunk(c.FLAG_BEGIN if i == 0 else 0, PEER_TSN + i, 1, 0, 53, bytes(1024))
+        peer.send(chunk)
+        _sacks(peer.assoc)
+    inbound = peer.assoc._inbound
+    assert inbound is not None
+    used = inbound.held + inbound.unconsumed
+    assert 3 * window < used <= 4 * window + 1024
+    assert inbound.dropped_for_window == 400 - used // 1024
