@@ -4,9 +4,9 @@ Top panel: each pair's goodput over time, from the receiver's progress reports (
 received every 0.1 s, shown as Mbit/s over 0.5 s windows). When a run has the sender's
 SCTP send-path trace (JSON lines with ``t`` and some of ``cwnd``, ``ssthresh``,
 ``flight``, ``rwnd``, ``srtt``, ``rto``; see :func:`read_trace`), two more panels show
-congestion window (with ssthresh, bytes in flight, and retransmissions and T3 expiries
-as marks on the axis) and smoothed RTT (with RTO) over time. Time is seconds since the
-sender's channel opened.
+congestion window (with ssthresh, bytes in flight, and retransmissions, loss events and
+T3 expiries as marks on the axis) and smoothed RTT (with RTO) over time. Time is seconds
+since the sender's channel opened.
 
 ``python benchmarks/path_plot.py DIR`` redraws from a ``--trace-dir`` profile folder.
 """
@@ -135,7 +135,7 @@ def plot_profile(profile: str, runs: Iterable[Any], out_dir: Path) -> Path | Non
                     cwnd_axis.plot(t, values, style, color=color, label=f"{item['pair']} {key}")
                     if key != "ssthresh":  # its initial value would flatten the rest
                         top = max([top, *(v for v in values if not math.isnan(v))])
-            for ev, marker in (("rtx", "x"), ("t3", "v")):
+            for ev, marker in (("rtx", "x"), ("loss", "o"), ("t3", "v")):
                 if events.get(ev):
                     marks = [0] * len(events[ev])
                     cwnd_axis.plot(
