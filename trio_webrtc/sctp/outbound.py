@@ -5,11 +5,10 @@ Max.Burst), §6.2.1 (processing a received SACK), §6.3 (RTO calculation with Ka
 algorithm, T3-rtx rules; E3: one packet at expiry), §6.9 (fragmentation), §7.2 (slow
 start, congestion avoidance, cwnd decay after idle, fast retransmit at most once per TSN
 per loss event, New-Reno-style fast recovery until the cumulative ack passes the recovery
-point), RFC 7053 (the I bit on a flight's last chunk) and the sender side of RFC 3758
-§3.5 (PR-SCTP abandonment, Advanced.Peer.Ack.Point, FORWARD TSN generation). The window
-arithmetic is in :mod:`.congestion` (Reno or CUBIC, per association), the per-stream
-queues and their round-robin service in :mod:`.scheduler`, the opt-in trace in
-:mod:`.trace`.
+point) and RFC 7053 (the I bit on a flight's last chunk). The window arithmetic is in
+:mod:`.congestion` (Reno or CUBIC, per association), the per-stream queues and their
+round-robin service in :mod:`.scheduler`, PR-SCTP abandonment and FORWARD TSN (RFC 3758
+§3.5) in :mod:`.prsctp`, the opt-in trace in :mod:`.trace`.
 
 Loss detection: the three-miss-indication rule of §7.2.4, counted only from chunks
 *sent after* the missing one (RACK's ordering, RFC 8985 §6.1, applied to miss
@@ -46,11 +45,11 @@ from .chunks import (
     FLAG_BEGIN,
     FLAG_END,
     FLAG_IMMEDIATE,
-    ForwardTsnChunk,
 )
 from .congestion import make_controller
 from .events import BufferedAmountLow, SctpEvent, SendBufferFullError
-from .scheduler import Message, SendQueues, SendStream
+from .prsctp import Abandonment
+from .scheduler import Chunk, Message, SendQueues, SendStream
 from .trace import TraceCallback
 
 __all__ = ["Outbound"]
@@ -79,49 +78,11 @@ when at least this many payload bytes fit (a smaller fragment costs more per chu
 both ends, than the packet space it saves)."""
 
 
-class _Chunk:
-    cause: str
-    rtx_order: float
-    __slots__ = (
-        "abandoned",
-        "acked",
-        "cause",
-        "data",
-        "flags",
-        "in_flight",
-        "message",
-        "missing",
-        "probe",
-        "retransmit",
-        "rtx_order",
-        "sent_count",
-        "size",
-        "tsn",
-    )
-
-    def __init__(self, message: Message, flags: int, data: memoryview | bytes) -> None:
-        self.message = message
-        self.flags = flags
-        self.data = data
-        self.size = len(data)
-        self.tsn = -1
-        self.sent_count = 0
-        self.acked = False
-        self.abandoned = False
-        self.in_flight = False
-        self.retransmit = False
-        self.probe = False
-        self.missing = 0
-        # Also set where chunks are made: ``cause`` (why it waits for retransmission) and
-        # ``rtx_order``, the transmission order: a first transmission's is its TSN, a
-        # retransmission's lies between the TSNs sent before and after it.
-
-
 Emit = Callable[[bytes, bytes | memoryview, bytes, int], None]
 """Adds one DATA chunk (header, payload, padding, padded length) to the packet being built."""
 
 
-class Outbound:
+class Outbound(Abandonment):
     """Send-side state for one association.
 
     ``max_send_buffer`` bounds the bytes held per association (queued or in flight, not
@@ -154,17 +115,17 @@ class Outbound:
         self.cum_ack = initial_tsn - 1
         self._queues = SendQueues()
         self._pending = self._queues.ring  # streams with bytes not yet cut
-        self._sent: deque[_Chunk] = deque()
-        self._retransmits: dict[int, _Chunk] = {}
-        self._late: list[_Chunk] = []  # abandoned tails to append to _sent (see _abandon)
+        self._sent: deque[Chunk] = deque()
+        self._retransmits: dict[int, Chunk] = {}
+        self._late: list[Chunk] = []  # abandoned tails to append to _sent (see _abandon)
         self._scanning = False  # a loop over _sent is running: _abandon must not append
-        self._holes: list[_Chunk] = []  # unacked chunks below a gap-acked one, by TSN
+        self._holes: list[Chunk] = []  # unacked chunks below a gap-acked one, by TSN
         self._hole_top = initial_tsn - 1  # holes are known up to this TSN
         self.fast_pending = False
         # E3: after T3 one packet goes (1), then nothing until a SACK arrives (2).
         self._t3_state = 0
         self._backed_off = False
-        self._rtx_base = initial_tsn  # transmission order of retransmissions (see _Chunk)
+        self._rtx_base = initial_tsn  # transmission order of retransmissions (see Chunk)
         self._rtx_count = 0
         self.flight = 0  # payload bytes in flight
         self.flight_chunks = 0  # chunks in flight
@@ -220,7 +181,11 @@ class Outbound:
             )
         queues = self._queues
         stream = queues.streams.get(sid) or queues.stream(sid)
-        queues.push(Message(stream, ppid, data, ordered, max_retransmits, expiry))
+        message = Message(stream, ppid, data, ordered, max_retransmits, expiry)
+        if expiry is None and stream.active:
+            stream.queue.append(message)  # queues.push(message), the common case inlined
+        else:
+            queues.push(message)
         self.pending_wire += (19 + size) & ~3
         stream.held += size
         stream.unsent = unsent = stream.unsent + size
@@ -241,7 +206,7 @@ class Outbound:
         self._queues.stream(sid).threshold = threshold
 
     def _unqueue(self, stream: SendStream, size: int) -> None:
-        """``size`` bytes of the stream left the queue unsent (abandoned)."""
+        """``size`` bytes of the stream left the queue (sent, or abandoned unsent)."""
         before = stream.unsent
         stream.unsent = after = before - size
         if before > stream.threshold >= after:
@@ -302,90 +267,9 @@ class Outbound:
                 }
             )
 
-    # -- PR-SCTP -------------------------------------------------------------------------
-
-    def _should_abandon(self, chunk: _Chunk, now: float) -> bool:
-        message = chunk.message
-        if message.abandoned:
-            return True
-        if message.max_retransmits is not None and chunk.sent_count > message.max_retransmits:
-            return True
-        return message.expiry is not None and now >= message.expiry
-
-    def _abandon(self, message: Message) -> None:
-        """Abandon a whole message (RFC 3758 §3.5 A5): every fragment, sent or not."""
-        message.abandoned = True
-        stream = message.stream
-        released = 0
-        for chunk in message.chunks:
-            if chunk.abandoned or chunk.tsn <= self.cum_ack:
-                continue
-            chunk.abandoned = True
-            released += chunk.size
-            if chunk.in_flight:
-                chunk.in_flight = False
-                self.flight -= chunk.size
-                self.flight_chunks -= 1
-            if chunk.retransmit:
-                chunk.retransmit = False
-                self._retransmits.pop(chunk.tsn, None)
-            if chunk.tsn == self._rtt_tsn:
-                self._rtt_tsn = None
-        rest = message.size - message.offset
-        if rest:  # never cut: no TSN, and no SSN unless its first fragment went
-            if message.offset:
-                # Its first fragments went: give the uncut rest one TSN, never sent, so
-                # that the FORWARD TSN covers it even when every fragment sent so far was
-                # acknowledged; the receiver then drops them and skips the SSN (RFC 3758
-                # §3.5 A5, §3.6). Appended after the caller's scan of the sent queue.
-                end = _Chunk(message, message.flags | FLAG_END, b"")
-                end.tsn = end.rtx_order = self.next_tsn
-                end.abandoned = True
-                self.next_tsn += 1
-                self._late.append(end)
-            message.offset = message.size
-            released += rest
-            self._unqueue(stream, rest)
-            self.pending_wire -= (19 + rest) & ~3
-        if released:
-            self._release(stream, released)
-        self.forward_tsn_due = True
-        if self._late and not self._scanning:
-            self._sent.extend(self._late)
-            self._late.clear()
-        logger.debug("%sabandoned a message on stream %d", self._prefix, message.sid)
-
-    def _expire(self, now: float) -> None:
-        """Abandon every message whose lifetime ended, queued anywhere or in flight."""
-        for message in self._queues.pop_expired(now):
-            if message.abandoned:
-                continue
-            chunks = message.chunks
-            if message.offset == message.size and chunks and chunks[-1].tsn <= self.cum_ack:
-                continue  # delivered
-            if self.trace is not None:
-                self._trace(now, "expire", sid=message.sid, size=message.size)
-            self._abandon(message)
-
-    def forward_tsn(self) -> bytes | None:
-        """The FORWARD TSN to send now (RFC 3758 §3.5 C1-C3), or None when not needed."""
-        self.forward_tsn_due = False
-        point = self.cum_ack
-        streams: dict[int, int] = {}
-        for chunk in self._sent:
-            if not chunk.abandoned:
-                break
-            point = chunk.tsn
-            message = chunk.message
-            if message.ordered:
-                streams[message.sid] = message.ssn
-        if point == self.cum_ack:
-            return None
-        return ForwardTsnChunk(point & MASK32, tuple(sorted(streams.items()))).encode()
-
     # -- transmission --------------------------------------------------------------------
 
-    def _mark(self, chunk: _Chunk, now: float, cause: str) -> None:
+    def _mark(self, chunk: Chunk, now: float, cause: str) -> None:
         """Mark an outstanding chunk for retransmission, or abandon its message."""
         if chunk.in_flight:
             chunk.in_flight = False
@@ -401,7 +285,7 @@ class Outbound:
             chunk.cause = cause
             self._retransmits[chunk.tsn] = chunk
 
-    def _encode(self, chunk: _Chunk, emit: Emit) -> None:
+    def _encode(self, chunk: Chunk, emit: Emit) -> None:
         message = chunk.message
         length = 16 + chunk.size
         emit(
@@ -505,6 +389,7 @@ class Outbound:
         events = self._events
         started = self.flight
         first_tsn = self.next_tsn
+        cut = 0  # bytes cut from the current message since its stream's count was updated
         while pending and self.flight < limit:
             stream = pending[0]
             message = stream.queue[0]
@@ -512,6 +397,9 @@ class Outbound:
                 queues.done_with_head(stream)  # _abandon already took it off the counts
                 continue
             if message.expiry is not None and now >= message.expiry:
+                if cut:
+                    self._unqueue(stream, cut)
+                    cut = 0
                 self._abandon(message)
                 queues.done_with_head(stream)
                 continue
@@ -541,32 +429,39 @@ class Outbound:
             end = offset + size
             if end == message.size:
                 flags |= FLAG_END
-                queues.done_with_head(stream)
+                queue = stream.queue  # queues.done_with_head(stream), inlined
+                queue.popleft()
+                if not queue:
+                    stream.active = False
+                    pending.popleft()
+                elif len(pending) > 1:
+                    pending.rotate(-1)
                 self.pending_wire -= wire
                 if offset:
                     data = data[offset:]
+                unsent = stream.unsent  # the message left the queue: W3C bufferedAmount
+                left = stream.unsent = unsent - cut - size
+                cut = 0
+                if unsent > stream.threshold >= left:
+                    events.append(BufferedAmountLow(stream.sid))
             else:
                 if type(data) is bytes:
                     data = message.data = memoryview(data)
                 data = data[offset:end]
                 self.pending_wire -= size
+                cut += size
             message.offset = end
-            unsent = stream.unsent
-            stream.unsent = unsent - size
-            if unsent > stream.threshold >= unsent - size:
-                events.append(BufferedAmountLow(stream.sid))
             if not offset:
                 flags |= FLAG_BEGIN
                 if message.ordered:
                     ssn = stream.next_ssn
                     message.ssn = ssn
                     stream.next_ssn = (ssn + 1) & 0xFFFF
-            chunk = _Chunk(message, flags, data)
+            chunk = Chunk(message, flags, data)
             message.chunks.append(chunk)
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
             chunk.tsn = tsn
-            chunk.rtx_order = tsn
             chunk.in_flight = True
             chunk.sent_count = 1
             chunk.probe = probe
@@ -586,6 +481,8 @@ class Outbound:
                 break
         else:
             self.window_blocked = bool(pending)  # the loop stopped at cwnd or Max.Burst
+        if cut:
+            self._unqueue(pending[0], cut)  # a message partly cut
         if self.next_tsn != first_tsn:
             times = self._sent_times
             if not times or times[-1] != now:
@@ -680,7 +577,7 @@ class Outbound:
                     acked_bytes += chunk.size
                     highest_new = chunk.tsn
                     sample = chunk
-                    newest = max(newest, chunk.rtx_order)
+                    newest = max(newest, chunk.tsn if chunk.sent_count == 1 else chunk.rtx_order)
                     if chunk.tsn == rtt_tsn and chunk.sent_count == 1:
                         self._update_rto(now - self._rtt_sent)
                         self._rtt_tsn = rtt_tsn = None
@@ -751,12 +648,6 @@ class Outbound:
             )
         return True
 
-    def _append_late(self) -> None:
-        if self._late:
-            self._sent.extend(self._late)
-            self._late.clear()
-            self.forward_tsn_due = True
-
     def _miss_indications(self, highest_new: int, newest: float, now: float) -> None:
         """§7.2.4 with the HTNA rule, counting a miss only against chunks sent before the
         newest newly acknowledged one (so a retransmission is not marked again by SACKs
@@ -773,13 +664,15 @@ class Outbound:
                 if not chunk.acked and not chunk.abandoned:
                     holes.append(chunk)
             self._hole_top = highest_new
-        kept: list[_Chunk] = []
+        kept: list[Chunk] = []
         for chunk in holes:
             if chunk.acked or chunk.abandoned or chunk.tsn <= cum:
                 continue
             kept.append(chunk)
-            if chunk.tsn >= highest_new or not chunk.in_flight or chunk.rtx_order >= newest:
+            if chunk.tsn >= highest_new or not chunk.in_flight:
                 continue
+            if (chunk.tsn if chunk.sent_count == 1 else chunk.rtx_order) >= newest:
+                continue  # sent after the newest acknowledged: no evidence yet
             chunk.missing += 1
             if chunk.missing >= 3:
                 if self._recovery_exit is None:

@@ -18,14 +18,10 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING
 
 from .chunks import FLAG_UNORDERED
 
-if TYPE_CHECKING:
-    from .outbound import _Chunk
-
-__all__ = ["Message", "SendQueues", "SendStream"]
+__all__ = ["Chunk", "Message", "SendQueues", "SendStream"]
 
 
 class Message:
@@ -68,7 +64,47 @@ class Message:
         self.expiry = expiry
         self.abandoned = False
         self.ssn = 0
-        self.chunks: list[_Chunk] = []
+        self.chunks: list[Chunk] = []
+
+
+class Chunk:
+    """One DATA chunk cut from a message: a TSN, its payload and its send state."""
+
+    cause: str
+    rtx_order: float
+    __slots__ = (
+        "abandoned",
+        "acked",
+        "cause",
+        "data",
+        "flags",
+        "in_flight",
+        "message",
+        "missing",
+        "probe",
+        "retransmit",
+        "rtx_order",
+        "sent_count",
+        "size",
+        "tsn",
+    )
+
+    def __init__(self, message: Message, flags: int, data: memoryview | bytes) -> None:
+        self.message = message
+        self.flags = flags
+        self.data = data
+        self.size = len(data)
+        self.tsn = -1
+        self.sent_count = 0
+        self.acked = False
+        self.abandoned = False
+        self.in_flight = False
+        self.retransmit = False
+        self.probe = False
+        self.missing = 0
+        # Set when needed: ``cause`` (why it waits for retransmission) and ``rtx_order``,
+        # a retransmission's place in transmission order, between the TSNs sent before
+        # and after it (a first transmission's place is its TSN).
 
 
 class SendStream:
