@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from sctp_helpers import make_pair, payload
+from sctp_paths import Bulk
 
-from trio_webrtc.sctp import BufferedAmountLow, SendBufferFullError
+from trio_webrtc.sctp import BufferedAmountLow, DataReceived, SendBufferFullError
 from trio_webrtc.sctp import chunks as c
 from trio_webrtc.sctp.chunks import FLAG_BEGIN, DataChunk, parse_packet
-from trio_webrtc.testing import LinkConditions
+from trio_webrtc.testing import LinkConditions, PathProfile, VirtualLink
 
 
 def _chunks(packets: list[bytes]) -> list[DataChunk]:
@@ -146,3 +147,43 @@ def test_the_association_bounds_queued_plus_in_flight_bytes() -> None:
         assoc.send(1, 53, b"x", now=link.now)
     link.run(lambda: assoc.held_amount(1) == 0)
     assoc.send(1, 53, payload(20_000), now=link.now)
+
+
+def test_a_ping_behind_bulk_waits_for_one_message_not_the_backlog() -> None:
+    # Bulk on stream 1 keeps 1 MiB queued through the `bottleneck` profile (50 Mbit/s,
+    # 64 KiB queue); a 20-byte ping on stream 3 every 100 ms arrives after at most one
+    # 16 KiB message and the bottleneck queue, not after the 1 MiB backlog (~170 ms).
+    flow = Bulk(6)
+    link = VirtualLink(flow.client, flow.server, PathProfile.named("bottleneck"), seed=6)
+    flow.client.assoc.start(link.now)
+    link.run(lambda: flow.client.established and flow.server.established)
+    pings: dict[bytes, float] = {}
+    arrivals: dict[bytes, float] = {}
+    drain = flow._drain
+
+    def watching() -> None:
+        for event in flow.server.assoc._events:
+            if isinstance(event, DataReceived) and event.stream_id == 3:
+                arrivals[event.data] = link.now
+        drain()
+
+    flow.server.drain = watching  # type: ignore[method-assign]
+    end = link.now + 3.0
+    next_ping = link.now + 0.5
+
+    def until() -> bool:
+        nonlocal next_ping
+        flow.pump(link.now)
+        if link.now >= next_ping:
+            ping = b"ping %04d" % len(pings)
+            pings[ping] = link.now
+            flow.client.assoc.send(3, 51, ping, now=link.now)
+            next_ping += 0.1
+        return link.now >= end
+
+    link.run(until, timeout=4)
+    delays = sorted(arrivals[p] - t for p, t in pings.items() if p in arrivals)
+    assert len(delays) >= len(pings) - 1
+    assert flow.delivered * 8 / 3.0 > 40e6  # the bulk transfer kept the link busy
+    assert delays[len(delays) // 2] < 0.02
+    assert delays[-1] < 0.05
