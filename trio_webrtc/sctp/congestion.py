@@ -12,7 +12,9 @@ decrease β = 0.7 §4.6, fast convergence §4.7, timeout §4.8) in bytes, with s
 ``reno``, plus loss differentiation: a loss detected while the measured queueing delay
 (latest RTT sample minus the minimum) is small and the recent loss rate is low is taken
 as random (radio, policer-free lossy links) and neither cuts cwnd nor freezes its growth;
-the lost chunks are retransmitted as usual. A loss with a standing queue, at a high loss
+the lost chunks are retransmitted as usual, and while losses are random, bytes that gap
+blocks acknowledge grow cwnd too (not only advances of the cumulative ack, §7.2.1, which
+a hole holds back for a round trip). A loss with a standing queue, at a high loss
 rate or at T3 is congestion and gets CUBIC's full response, so on a drop-tail bottleneck
 (where losses come with a full queue) it behaves like CUBIC and shares fairly with Reno.
 
@@ -43,6 +45,12 @@ class Controller:
     """The interface, and the parts Reno and CUBIC share (slow start, idle decay)."""
 
     name = "base"
+
+    def grows_on_gap_acks(self) -> bool:
+        """RFC 9260 §7.2.1 grows cwnd only when the cumulative ack advances; a
+        loss-tolerant controller may also count bytes acknowledged by gap blocks (above a
+        hole that random loss left, the cumulative ack may stand still for a round trip)."""
+        return False
 
     def __init__(self) -> None:
         self.partial_acked = 0
@@ -191,6 +199,9 @@ class Cubic(Controller):
 
     def on_lost(self, nbytes: int) -> None:
         self.lost += nbytes
+
+    def grows_on_gap_acks(self) -> bool:
+        return self.is_random_loss()  # holes from random loss, not a full queue
 
     def is_random_loss(self) -> bool:
         min_rtt, latest = self.min_rtt, self.recent_rtt

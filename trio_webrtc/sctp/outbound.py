@@ -599,7 +599,7 @@ class Outbound(Abandonment):
         cc = self.cc
         if self._recovery_exit is not None and cum >= self._recovery_exit:
             self._recovery_exit = None
-        if advanced and self._recovery_exit is None:
+        if self._recovery_exit is None and (advanced or (acked_bytes and cc.grows_on_gap_acks())):
             cc.on_ack(self, acked_bytes, flight_before, now)
         if self._pending:
             # Max.Burst: what the SACKs since the last transmission opportunity
