@@ -11,6 +11,7 @@ from sctp_paths import Bulk
 from trio_webrtc.sctp import BufferedAmountLow, DataReceived, SendBufferFullError
 from trio_webrtc.sctp import chunks as c
 from trio_webrtc.sctp.chunks import FLAG_BEGIN, DataChunk, parse_packet
+from trio_webrtc.sctp.scheduler import QUANTUM
 from trio_webrtc.testing import LinkConditions, PathProfile, VirtualLink
 
 
@@ -28,12 +29,12 @@ def test_a_message_on_an_idle_stream_leaves_after_one_message_of_the_backlog() -
     packets = client.assoc.datagrams_to_send(link.now)
     chunks = _chunks(packets)
     first = [x.stream_id for x in chunks[:16]]
-    # Message 0 of stream 1 (14 fragments), then the ping, then stream 1 again.
-    assert first == [1] * 14 + [3, 1]
-    assert chunks[14].user_data == b"ping"
+    # The ping fits its first turn; a 16 KiB message needs a deficit of 14 turns.
+    assert first == [3] + [1] * 15
+    assert chunks[0].user_data == b"ping"
     for packet in packets:
         server.receive_datagram(packet, link.now)
-    assert [e.data for e in server.received[:2]] == [payload(16384, 0), b"ping"]
+    assert [e.data for e in server.received[:2]] == [b"ping", payload(16384, 0)]
 
 
 def test_backlogged_streams_take_turns_by_message() -> None:
@@ -47,7 +48,13 @@ def test_backlogged_streams_take_turns_by_message() -> None:
     for i in range(10, 20):
         client.assoc.send(1, 53, payload(500, i), now=link.now)
     chunks = _chunks(client.assoc.datagrams_to_send(link.now))
-    assert [x.stream_id for x in chunks] == [1, 2, 4] * 10 + [1] * 10
+    sids = [x.stream_id for x in chunks]
+    assert sids[:12] == [1, 1, 2, 2, 4, 4] * 2  # 1,172 bytes a turn: two 500-byte messages
+    assert sorted(sids) == [1] * 20 + [2] * 10 + [4] * 10
+    sent = dict.fromkeys((1, 2, 4), 0)
+    for x in chunks[:30]:  # while all three are busy, no one is ahead by more than a turn
+        sent[x.stream_id] += len(x.user_data)
+        assert max(sent.values()) - min(sent.values()) <= QUANTUM + 500
     tsns = [x.tsn for x in chunks]
     assert tsns == list(range(tsns[0], tsns[0] + 40))
     # Each stream's SSNs count its own messages.
@@ -56,6 +63,21 @@ def test_backlogged_streams_take_turns_by_message() -> None:
     assert [e.data for e in server.received if e.stream_id == 1] == [
         payload(500, i) for i in range(20)
     ]
+
+
+def test_streams_share_bytes_by_weight() -> None:
+    client, _server, link = make_pair()
+    out = client.assoc._outbound
+    out.cwnd = out.burst_credit = 1 << 22
+    client.assoc.set_stream_priority(2, 3)
+    for i in range(100):
+        client.assoc.send(1, 53, payload(1000, i), now=link.now)
+        client.assoc.send(2, 53, payload(1000, i), now=link.now)
+    chunks = _chunks(client.assoc.datagrams_to_send(link.now))[:80]
+    share = sum(x.stream_id == 2 for x in chunks) / len(chunks)
+    assert 0.7 <= share <= 0.8  # weight 3 against 1
+    with pytest.raises(ValueError, match="weight"):
+        client.assoc.set_stream_priority(2, 0)
 
 
 @pytest.mark.parametrize("ordered", [True, False])

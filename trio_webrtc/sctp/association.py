@@ -342,6 +342,12 @@ class SctpAssociation(Handshake):
             raise LocalProtocolError("threshold must not be negative")
         self._outbound.set_threshold(stream_id, threshold)
 
+    def set_stream_priority(self, stream_id: int, weight: int) -> None:
+        """The stream's weight (>= 1) in the deficit round robin between busy streams: its
+        share of the sending rate is proportional to it (RFC 8831 §6.4 priorities, e.g.
+        very-low 1, low 2, medium 4, high 8). Raises ValueError below 1."""
+        self._outbound.set_priority(stream_id, weight)
+
     def data_consumed(self, nbytes: int) -> bool:
         """The application read ``nbytes`` of delivered data: reopen the advertised window.
         True when that made a window update due (a SACK to send)."""

@@ -49,7 +49,7 @@ from .chunks import (
 from .congestion import make_controller
 from .events import BufferedAmountLow, SctpEvent, SendBufferFullError
 from .prsctp import Abandonment
-from .scheduler import Chunk, Message, SendQueues, SendStream
+from .scheduler import QUANTUM, Chunk, Message, SendQueues, SendStream
 from .trace import TraceCallback
 
 __all__ = ["Outbound"]
@@ -201,6 +201,12 @@ class Outbound(Abandonment):
         """Bytes of the stream queued or in flight (not acknowledged, not abandoned)."""
         stream = self._queues.streams.get(sid)
         return 0 if stream is None else stream.held
+
+    def set_priority(self, sid: int, weight: int) -> None:
+        """The stream's share of the link among busy streams (deficit round robin)."""
+        if weight < 1:
+            raise ValueError("a stream's weight is at least 1")
+        self._queues.stream(sid).weight = weight
 
     def set_threshold(self, sid: int, threshold: int) -> None:
         self._queues.stream(sid).threshold = threshold
@@ -424,6 +430,15 @@ class Outbound(Abandonment):
                     self.window_blocked = True
                     break
                 probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
+            if not offset and len(pending) > 1:
+                # Deficit round robin between busy streams (see .scheduler).
+                deficit = stream.deficit
+                if deficit < message.size:
+                    deficit = stream.deficit = deficit + QUANTUM * stream.weight
+                    if deficit < message.size:
+                        pending.rotate(-1)  # its turn is over: the message waits
+                        continue
+                stream.deficit = deficit - message.size
             data = message.data
             flags = message.flags
             end = offset + size
@@ -433,8 +448,9 @@ class Outbound(Abandonment):
                 queue.popleft()
                 if not queue:
                     stream.active = False
+                    stream.deficit = 0
                     pending.popleft()
-                elif len(pending) > 1:
+                elif len(pending) > 1 and queue[0].size > stream.deficit:
                     pending.rotate(-1)
                 self.pending_wire -= wire
                 if offset:

@@ -1,13 +1,16 @@
-"""Per-stream send queues for the SCTP sender, served round-robin by message.
+"""Per-stream send queues for the SCTP sender, served by deficit round robin.
 
-RFC 8260 §3.2 (the round-robin scheduler) in spirit: every stream with queued messages
-sits in a ring; the sender takes the head message of the first stream, cuts it into
-chunks until its end (without I-DATA a message's fragments need consecutive TSNs, RFC
-9260 §6.9), then moves that stream to the back of the ring. A message on an idle stream
-thus waits for at most one message of each busy stream, never for another stream's
-backlog. Messages with a PR-SCTP lifetime (RFC 3758 §3.1 "timed reliability") also sit in
-a heap by expiry, so that every queued message, not only a stream's head, is abandoned
-when it expires (:meth:`SendQueues.pop_expired`).
+RFC 8260 §3.2-§3.3 (round-robin and weighted fair queueing schedulers) in spirit: every
+stream with queued messages sits in a ring; each turn adds ``QUANTUM * weight`` bytes to
+the first stream's deficit, and it sends whole messages while they fit (without I-DATA a
+message's fragments need consecutive TSNs, RFC 9260 §6.9), then goes to the back of the
+ring. Streams thus share bytes in proportion to their weights (their priority; 1 unless
+set), and a message on an idle stream waits for at most about one message of each busy
+stream, never for another stream's backlog. With one busy stream none of this runs.
+
+Messages with a PR-SCTP lifetime (RFC 3758 §3.1 "timed reliability") also sit in a heap
+by expiry, so that every queued message, not only a stream's head, is abandoned when it
+expires (:meth:`SendQueues.pop_expired`).
 
 The queues count, per stream, ``unsent`` bytes (W3C ``bufferedAmount``: queued and not yet
 transmitted) and ``held`` bytes (queued or in flight, not yet acknowledged or abandoned),
@@ -21,7 +24,10 @@ from collections import deque
 
 from .chunks import FLAG_UNORDERED
 
-__all__ = ["Chunk", "Message", "SendQueues", "SendStream"]
+__all__ = ["QUANTUM", "Chunk", "Message", "SendQueues", "SendStream"]
+
+QUANTUM = 1172
+"""Bytes a weight-1 stream's deficit gains per turn (a packet's payload at MTU 1200)."""
 
 
 class Message:
@@ -110,7 +116,17 @@ class Chunk:
 class SendStream:
     """One outgoing stream: its queue, byte counts, threshold and next SSN."""
 
-    __slots__ = ("active", "held", "next_ssn", "queue", "sid", "threshold", "unsent")
+    __slots__ = (
+        "active",
+        "deficit",
+        "held",
+        "next_ssn",
+        "queue",
+        "sid",
+        "threshold",
+        "unsent",
+        "weight",
+    )
 
     def __init__(self, sid: int) -> None:
         self.sid = sid
@@ -120,6 +136,8 @@ class SendStream:
         self.held = 0  # bytes queued or in flight (not acknowledged, not abandoned)
         self.threshold = 0
         self.next_ssn = 0
+        self.weight = 1  # quanta per turn (priority)
+        self.deficit = 0  # bytes the stream may still send in this round (DRR)
 
 
 class SendQueues:
@@ -165,6 +183,7 @@ class SendQueues:
         ring = self.ring
         if not stream.queue:
             stream.active = False
+            stream.deficit = 0
             ring.popleft()
-        elif len(ring) > 1:
+        elif len(ring) > 1 and stream.queue[0].size > stream.deficit:
             ring.rotate(-1)
