@@ -209,3 +209,19 @@ def test_a_ping_behind_bulk_waits_for_one_message_not_the_backlog() -> None:
     assert flow.delivered * 8 / 3.0 > 40e6  # the bulk transfer kept the link busy
     assert delays[len(delays) // 2] < 0.02
     assert delays[-1] < 0.05
+
+
+def test_queued_messages_expire_at_a_sack_while_retransmissions_wait() -> None:
+    client, server, link = make_pair()
+    assoc = client.assoc
+    out = assoc._outbound
+    for i in range(20):
+        assoc.send(1, 53, payload(1000, i), now=link.now)
+    lost = assoc.datagrams_to_send(link.now)  # the initial window, lost but for one
+    assoc.send(2, 51, payload(500), lifetime=0.05, now=link.now)  # waits: cwnd is full
+    server.receive_datagram(lost[-1], link.now)
+    link.now += 0.1  # the lifetime passed; the SACK reports a gap, nothing more is sent
+    for packet in server.assoc.datagrams_to_send(link.now):
+        assoc.receive_datagram(packet, link.now)
+    assert out._retransmits or out.has_outstanding
+    assert assoc.buffered_amount(2) == 0 and assoc.held_amount(2) == 0

@@ -651,6 +651,9 @@ class Outbound(Abandonment):
             self.t3 = now + self.rto if sent else None
         elif self.t3 is not None and self.t3 > now + self.rto:
             self.t3 = now + self.rto  # started with an RTO since measured down
+        expiring = self._queues.expiring
+        if expiring and now >= expiring[0][0]:
+            self._expire(now)  # also while retransmissions keep fill() from new DATA
         if sent and sent[0].abandoned:
             self.forward_tsn_due = True
         if self.trace is not None:
