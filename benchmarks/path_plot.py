@@ -106,7 +106,7 @@ def plot_profile(profile: str, runs: Iterable[Any], out_dir: Path) -> Path | Non
         return None
     traces = {r["pair"]: r["trace"] for r in items if r.get("trace") and Path(r["trace"]).exists()}
     panels = 3 if traces else 1
-    figure, axes = plt.subplots(panels, 1, figsize=(10, 3.2 * panels), sharex=True, squeeze=False)
+    figure, axes = plt.subplots(panels, 1, figsize=(13, 3.4 * panels), sharex=True, squeeze=False)
     goodput_axis = axes[0][0]
     colors = {item["pair"]: f"C{index % 10}" for index, item in enumerate(items)}
     for item in items:
@@ -118,7 +118,7 @@ def plot_profile(profile: str, runs: Iterable[Any], out_dir: Path) -> Path | Non
         )
     goodput_axis.set_ylabel("goodput, Mbit/s")
     goodput_axis.set_title(f"profile {profile}")
-    goodput_axis.legend(fontsize="small", loc="best")
+    goodput_axis.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
     goodput_axis.grid(alpha=0.3)
     if traces:
         cwnd_axis, rtt_axis = axes[1][0], axes[2][0]
@@ -147,10 +147,10 @@ def plot_profile(profile: str, runs: Iterable[Any], out_dir: Path) -> Path | Non
                     rtt_axis.plot(t, values, style, color=color, label=f"{item['pair']} {key}")
         cwnd_axis.set_ylim(-0.03 * top, top * 1.15)
         cwnd_axis.set_ylabel("KiB")
-        cwnd_axis.legend(fontsize="small", loc="best")
+        cwnd_axis.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
         cwnd_axis.grid(alpha=0.3)
         rtt_axis.set_ylabel("ms")
-        rtt_axis.legend(fontsize="small", loc="best")
+        rtt_axis.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1))
         rtt_axis.grid(alpha=0.3)
     axes[-1][0].set_xlabel("seconds since the channel opened")
     figure.tight_layout()
