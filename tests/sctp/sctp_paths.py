@@ -1,7 +1,7 @@
 """Bulk transfers through :class:`trio_webrtc.testing.PathProfile` paths in virtual time:
 a goodput measurement (16 KiB messages on one channel, the sender keeping ``buffered_amount`` at
-most 1 MiB, as the issue's benchmark does) and a ``python tests/sctp/sctp_paths.py``
-table of goodput per profile and controller.
+most 1 MiB, as the issue's benchmark does) and a table of goodput per profile and
+controller (run ``python sctp_paths.py [seconds [profile ...]]`` in ``tests/sctp``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,10 @@ def goodput(
 
 
 if __name__ == "__main__":
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
-    for name in PATH_PROFILES:
+    # python tests/sctp/sctp_paths.py [seconds [profile ...]] (from tests/sctp); `lan` only
+    # when named: unshaped, it simulates millions of packets per virtual second.
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
+    names = sys.argv[2:] or [name for name in PATH_PROFILES if name != "lan"]
+    for name in names:
         row = [f"{goodput(name, seconds, controllers=(cc,))[0]:8.2f}" for cc in ("reno", "cubic")]
         print(f"{name:12s} reno {row[0]}  cubic {row[1]}  Mbit/s", flush=True)
