@@ -148,7 +148,7 @@ class SctpAssociation(Handshake):
     ``congestion_control``: ``"cubic"`` (the default: RFC 9438 with loss differentiation)
     or ``"reno"`` (RFC 9260 §7.2), see :mod:`.congestion`. ``trace``: a callable receiving the
     send path's records (dicts, JSON-ready; e.g. a :class:`.trace.TraceBuffer`), see
-    ``docs/tracing.md``. ``max_send_buffer`` bounds the bytes queued plus in-flight bytes.
+    ``docs/tracing.md``. ``max_send_buffer`` bounds the bytes queued plus in flight.
     """
 
     def __init__(
