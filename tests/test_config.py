@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import trio
+import trio.testing
 
+from trio_webrtc import PeerConnection, connect_pair
 from trio_webrtc.config import Configuration, parse_ice_url
+from trio_webrtc.testing import MemoryNetwork
 
 
 def test_empty_configuration_defaults() -> None:
@@ -86,3 +90,34 @@ def test_bad_ice_urls_are_refused(url: str) -> None:
 def test_bad_configurations_are_refused(config: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         Configuration.from_dict(config)
+
+
+def test_receive_window_and_congestion_control_keys() -> None:
+    """Defaults: a 2 MiB window (above 50 Mbit/s x 200 ms) and CUBIC; both configurable,
+    bad values refused; the window is never below the max-message-size."""
+    default = Configuration.from_dict({})
+    assert default.receive_window == 2 << 20
+    assert default.congestion_control == "cubic"
+    custom = Configuration.from_dict({"receiveWindow": 4 << 20, "congestionControl": "reno"})
+    assert (custom.receive_window, custom.congestion_control) == (4 << 20, "reno")
+    small = Configuration.from_dict({"receiveWindow": 65536, "maxMessageSize": 262144})
+    assert small.receive_window == 262144
+    for bad in ({"receiveWindow": 1000}, {"congestionControl": "bbr"}):
+        with pytest.raises(ValueError):
+            Configuration.from_dict(bad)
+
+
+async def test_configured_window_and_controller_reach_the_sctp_association(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    config = {"receiveWindow": 3 << 20, "congestionControl": "reno"}
+    net = MemoryNetwork(seed=1)
+    async with PeerConnection(config, network=net) as a, PeerConnection(network=net) as b:
+        a.create_data_channel("x")
+        await connect_pair(a, b)
+        await b.accept_channel()
+        ours, theirs = a._core.sctp, b._core.sctp
+        assert ours is not None and theirs is not None
+        assert ours._outbound.congestion_control == "reno"
+        assert theirs._outbound.congestion_control == "cubic"
+        assert ours._inbound.window == 3 << 20

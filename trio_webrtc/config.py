@@ -102,6 +102,12 @@ class Configuration:
     ``consent_timeout`` (seconds, key ``consentTimeout``) is how long the selected pair may
     go without an answer to ICE consent checks before the connection FAILS (RFC 7675 §5.1:
     30 s); shorter values detect a vanished peer sooner.
+    ``receive_window_size`` (bytes, key ``receiveWindow``) is the SCTP receive window: what
+    the peer may have in flight to us, and the most we hold for the application (2 MiB by
+    default: above the 1.25 MB bandwidth-delay product of 50 Mbit/s over 200 ms).
+    ``congestion_control`` (key ``congestionControl``) is the SCTP sender's controller:
+    ``"cubic"`` (RFC 9438 with loss differentiation, the default) or ``"reno"`` (RFC 9260
+    §7.2).
     """
 
     ice_servers: tuple[IceServer, ...] = ()
@@ -115,11 +121,14 @@ class Configuration:
     max_channels: int = 65534
     close_timeout: float = 10.0
     consent_timeout: float = 30.0
+    receive_window_size: int = 2 << 20
+    congestion_control: str = "cubic"
 
     @property
     def receive_window(self) -> int:
-        """The SCTP receive window: 1 MiB, or the max-message-size when larger."""
-        return max(1 << 20, self.max_message_size)
+        """The SCTP receive window: ``receive_window_size``, or the max-message-size when
+        larger (a whole message must fit)."""
+        return max(self.receive_window_size, self.max_message_size)
 
     @property
     def advertised_max_message_size(self) -> int:
@@ -135,7 +144,7 @@ class Configuration:
         known = {
             "iceServers", "bindAddress", "portRangeBegin", "portRangeEnd",
             "mtu", "maxMessageSize", "iceTransportPolicy", "turnTlsCaFile", "maxChannels",
-            "closeTimeout", "consentTimeout",
+            "closeTimeout", "consentTimeout", "receiveWindow", "congestionControl",
         }  # fmt: skip
         ignored = sorted(set(config) & IGNORED_W3C_KEYS)
         if ignored:
@@ -195,6 +204,12 @@ class Configuration:
         consent_timeout = _as_seconds(config.get("consentTimeout", 30.0), "consentTimeout")
         if consent_timeout <= 0:
             raise ValueError("consentTimeout must be > 0")
+        receive_window = _as_int(config.get("receiveWindow", 2 << 20), "receiveWindow")
+        if not 1 << 16 <= receive_window <= 1 << 26:
+            raise ValueError(f"receiveWindow {receive_window} out of range 65536..67108864")
+        congestion = str(config.get("congestionControl", "cubic"))
+        if congestion not in ("cubic", "reno"):
+            raise ValueError("congestionControl must be 'cubic' or 'reno'")
         return cls(
             tuple(servers),
             bind_address,
@@ -206,6 +221,8 @@ class Configuration:
             max_channels=max_channels,
             close_timeout=close_timeout,
             consent_timeout=consent_timeout,
+            receive_window_size=receive_window,
+            congestion_control=congestion,
         )
 
 

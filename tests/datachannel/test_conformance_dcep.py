@@ -236,9 +236,9 @@ def test_early_data_is_bounded_and_dropped_when_the_connection_closes(
 
 def test_max_message_size_zero_is_never_advertised() -> None:
     config = Configuration(max_message_size=0)
-    assert config.advertised_max_message_size == config.receive_window == 1 << 20
+    assert config.advertised_max_message_size == config.receive_window == 2 << 20
     offer = PeerConnectionCore(config).create_offer()
-    assert "a=max-message-size:1048576\r\n" in offer
+    assert "a=max-message-size:2097152\r\n" in offer
     assert "a=max-message-size:0" not in offer
     default = PeerConnectionCore().create_offer()
     assert "a=max-message-size:262144\r\n" in default

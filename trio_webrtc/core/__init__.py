@@ -75,6 +75,7 @@ from .events import (
     LocalCandidate,
     SignalingStateChanged,
 )
+from .failures import explain_dtls_failure, ice_failure_reason
 from .sctp_proxy import PendingAssociation
 from .signaling import SignalingMixin
 
@@ -599,7 +600,7 @@ class PeerConnectionCore(SignalingMixin):
                     self._update_connection_state()
                     sctp = self._start_sctp(dtls, now)
                 elif isinstance(dtls_event, DtlsFailed):
-                    explanation = _explain_dtls_failure(dtls_event.reason)
+                    explanation = explain_dtls_failure(dtls_event.reason)
                     self._log(logging.WARNING, "DTLS failed: %s%s", dtls_event.reason, explanation)
                     if self.failure_reason is None:
                         self.failure_reason = self._dtls_failure_reason(
@@ -640,29 +641,8 @@ class PeerConnectionCore(SignalingMixin):
 
     def _ice_failure_reason(self) -> str:
         """Name what is missing when ICE (or a handshake waiting on it) fails."""
-        reason = self._ice_failure_cause()
-        turn = self._gathering.turn_failures
-        if turn and self.ice.selected_pair is None:
-            reason += "; TURN: " + "; ".join(turn)
-        return reason
-
-    def _ice_failure_cause(self) -> str:
-        ice = self.ice
-        if ice.selected_pair is not None:
-            timeout = self.configuration.consent_timeout
-            return (
-                f"ICE consent lost: the peer stopped answering consent checks for {timeout:g} s "
-                "(RFC 7675; the peer vanished or the path broke)"
-            )
-        if not ice.pairs:
-            return (
-                "ICE failed: no remote candidates were added (signal the peer's candidates "
-                "with add_ice_candidate(), or include them in its description)"
-            )
-        return (
-            f"ICE failed: none of the {len(ice.pairs)} candidate pairs answered connectivity "
-            "checks (are the candidates signaled both ways and the peer reachable? behind "
-            "NATs, configure STUN/TURN: see docs/deployment.md)"
+        return ice_failure_reason(
+            self.ice, self._gathering.turn_failures, self.configuration.consent_timeout
         )
 
     def _start_sctp(self, dtls: DtlsTransport, now: float) -> SctpAssociation:
@@ -678,6 +658,7 @@ class PeerConnectionCore(SignalingMixin):
             mtu=dtls.cleartext_mtu,
             max_receive_message_size=max_message,
             receive_window=receive_window,
+            congestion_control=self.configuration.congestion_control,
             rng=self._rng,
             log_prefix=self._layer_prefix,
         )
@@ -788,14 +769,3 @@ class PeerConnectionCore(SignalingMixin):
                     self.sctp.abort(self.failure_reason or "connection failed")
                 if self.dtls is not None and self.dtls.state is DtlsState.CONNECTED:
                     self.dtls.close()
-
-
-def _explain_dtls_failure(reason: str) -> str:
-    """A hint to append to a DTLS failure reason in the log."""
-    if "fingerprint" in reason:
-        return " (the peer's certificate does not match the a=fingerprint in its SDP)"
-    if "alert" in reason:
-        return " (the peer sent this DTLS alert: it rejected our certificate or parameters)"
-    if "timeout" in reason:
-        return " (no answer from the peer's DTLS: is it reachable on the selected pair?)"
-    return ""
