@@ -40,6 +40,8 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 from trio_webrtc import DataChannel, PeerConnection
 
 LOOPBACK = {"bindAddress": "127.0.0.1"}
+PEER_LEFT_GRACE = 2.0
+"""Seconds to let the channel deliver the peer's last lines after the server says it left."""
 
 
 def configuration(
@@ -152,8 +154,21 @@ async def chat(
         PeerConnection(LOOPBACK if config is None else config, name=name) as pc,
         trio.open_nursery() as nursery,
     ):
+
+        async def peer_left_after_grace() -> None:
+            # The signaling server can tell us before the channel has handed over the
+            # peer's last lines: the reader drains them and ends the chat itself when the
+            # channel closes; this only ends a chat whose channel stays silent.
+            await trio.sleep(PEER_LEFT_GRACE)
+            peer_gone("the peer left")
+
         nursery.start_soon(
-            signal, ws, pc, nursery, channel_ready, lambda: peer_gone("the peer left")
+            signal,
+            ws,
+            pc,
+            nursery,
+            channel_ready,
+            lambda: nursery.start_soon(peer_left_after_grace),
         )
         with chat_scope:
             await ready.wait()
