@@ -55,6 +55,8 @@ from typing import Any
 
 import trio
 
+from trio_webrtc.testing import PATH_PROFILES, PathDirection, PathProfile, PathStats
+
 __all__ = [
     "PROFILES",
     "Link",
@@ -66,43 +68,36 @@ __all__ = [
 ]
 
 HOST = "127.0.0.1"
-HEADER_BYTES = 28  # IPv4 + UDP: what the bottleneck serializes besides the payload
+HEADER_BYTES = PathProfile.header  # IPv4 + UDP: serialized besides the payload
 SOCKET_BUFFER = 8 << 20  # relay sockets' send and receive buffers
 _BATCH = 256  # datagrams read from one socket before other tasks get a turn
 _EARLY = 0.0005  # s: timers wake up to ~1 ms late, so release what is due this soon
 
 
-@dataclass(frozen=True)
-class PathModel:
-    """One direction of a path. ``rate`` in bit/s and ``queue`` in bytes (None: no limit),
-    ``delay`` and ``jitter`` in seconds, ``loss`` a probability."""
+PathModel = PathProfile
+"""One direction of a path: the suite's model (:class:`trio_webrtc.testing.PathProfile`),
+so virtual-time tests and these real-time runs shape traffic by the same rules."""
 
-    delay: float = 0.0
-    rate: float | None = None
-    queue: int | None = None
-    loss: float = 0.0
-    jitter: float = 0.0
-    reorder: bool = False
 
-    @property
-    def shaped(self) -> bool:
-        return bool(self.delay or self.rate or self.loss or self.jitter)
+def _shaped(model: PathModel) -> bool:
+    return bool(model.delay or model.rate or model.loss or model.jitter)
 
-    def describe(self) -> str:
-        parts = []
-        if self.delay:
-            parts.append(f"{self.delay * 1000:g} ms")
-        if self.jitter:
-            parts.append(f"±{self.jitter * 1000:g} ms jitter")
-        if self.rate:
-            parts.append(f"{self.rate / 1e6:g} Mbit/s")
-        if self.queue is not None:
-            parts.append(f"queue {self.queue:,} B")
-        if self.loss:
-            parts.append(f"{self.loss * 100:g} % loss")
-        if self.reorder:
-            parts.append("reordering")
-        return ", ".join(parts) or "no shaping"
+
+def _describe(model: PathModel) -> str:
+    parts = []
+    if model.delay:
+        parts.append(f"{model.delay * 1000:g} ms")
+    if model.jitter:
+        parts.append(f"±{model.jitter * 1000:g} ms jitter")
+    if model.rate:
+        parts.append(f"{model.rate / 1e6:g} Mbit/s")
+    if model.queue is not None:
+        parts.append(f"queue {model.queue:,} B")
+    if model.loss:
+        parts.append(f"{model.loss * 100:g} % loss")
+    if model.reorder:
+        parts.append("reordering")
+    return ", ".join(parts) or "no shaping"
 
 
 @dataclass(frozen=True)
@@ -115,28 +110,12 @@ class Profile:
 
     def describe(self) -> str:
         if self.a_to_b == self.b_to_a:
-            return self.a_to_b.describe() + (" each way" if self.a_to_b.shaped else "")
-        return f"a→b {self.a_to_b.describe()}; b→a {self.b_to_a.describe()}"
+            return _describe(self.a_to_b) + (" each way" if _shaped(self.a_to_b) else "")
+        return f"a→b {_describe(self.a_to_b)}; b→a {_describe(self.b_to_a)}"
 
 
-def _symmetric(name: str, model: PathModel) -> Profile:
-    return Profile(name, model, model)
-
-
-_WAN = PathModel(delay=0.025, rate=100e6, queue=625_000)
 PROFILES: dict[str, Profile] = {
-    p.name: p
-    for p in (
-        _symmetric("lan", PathModel()),
-        _symmetric("bottleneck", PathModel(rate=50e6, queue=64 << 10)),
-        _symmetric("wan", _WAN),
-        _symmetric("wan-lossy", replace(_WAN, loss=0.01)),
-        _symmetric(
-            "mobile",
-            PathModel(delay=0.040, rate=20e6, queue=128 << 10, loss=0.02, jitter=0.005),
-        ),
-        _symmetric("far", PathModel(delay=0.100, rate=50e6, queue=1_250_000)),
-    )
+    name: Profile(name, model, model) for name, model in PATH_PROFILES.items()
 }
 
 _UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
@@ -190,17 +169,12 @@ def parse_profile(spec: str) -> Profile:
 
 
 @dataclass
-class LinkStats:
-    """What one direction did to the datagrams it was given."""
+class LinkStats(PathStats):
+    """What one direction did to the datagrams it was given (the model's counts), and
+    what the relay's socket then did with them."""
 
-    packets: int = 0
-    bytes: int = 0
-    lost: int = 0  # random loss
-    dropped: int = 0  # drop-tail: the queue was full
-    delivered: int = 0
     delivered_bytes: int = 0
     send_errors: int = 0
-    max_backlog: int = 0  # bytes, the deepest the bottleneck queue got
 
 
 class Link:
@@ -212,38 +186,19 @@ class Link:
 
     def __init__(self, model: PathModel, rng: random.Random) -> None:
         self.model = model
-        self.rng = rng
         self.stats = LinkStats()
-        self._busy_until = 0.0  # when the bottleneck finishes serializing its backlog
-        self._last_release = 0.0
+        self._path = PathDirection(model, rng)
+        self._path.stats = self.stats
         self._heap: list[tuple[float, int, bytes, socket.socket, tuple[str, int]]] = []
         self._count = 0
         self._lot = trio.lowlevel.ParkingLot()
 
     def admit(self, now: float, data: bytes, out: socket.socket, dest: tuple[str, int]) -> None:
         """Take one datagram from the path's entry at time ``now``."""
-        model, stats = self.model, self.stats
-        stats.packets += 1
-        stats.bytes += len(data)
-        if model.loss and self.rng.random() < model.loss:
-            stats.lost += 1
-            return
-        depart = now
-        if model.rate:
-            start = self._busy_until if self._busy_until > now else now
-            backlog = int((start - now) * model.rate / 8)
-            size = len(data) + HEADER_BYTES
-            if model.queue is not None and backlog + size > model.queue:
-                stats.dropped += 1
-                return
-            stats.max_backlog = max(stats.max_backlog, backlog + size)
-            depart = self._busy_until = start + size * 8 / model.rate
-        release = depart + model.delay
-        if model.jitter:
-            release += self.rng.uniform(-model.jitter, model.jitter)
-        if not model.reorder:
-            release = max(release, self._last_release)
-            self._last_release = release
+        release = self._path.admit(now, len(data))
+        if release is None:
+            return  # lost, or dropped by the queue (counted)
+        self.stats.delivered_bytes += len(data)
         if release <= now and not self._heap and self._send(data, out, dest):
             return  # due now and nothing ahead of it (else: queued until writable)
         self._count += 1
@@ -259,9 +214,6 @@ class Link:
             return False
         except OSError:
             self.stats.send_errors += 1
-            return True
-        self.stats.delivered += 1
-        self.stats.delivered_bytes += len(data)
         return True
 
     async def run(self) -> None:
@@ -314,7 +266,7 @@ class PathEmulator:
             "a": Link(self.profile.b_to_a, random.Random(f"{self.seed}-b-to-a")),
         }  # keyed by the side a datagram goes *to*
         self._nursery: trio.Nursery | None = None
-        self._fast = not (self.profile.a_to_b.shaped or self.profile.b_to_a.shaped)
+        self._fast = not (_shaped(self.profile.a_to_b) or _shaped(self.profile.b_to_a))
         self.unknown_sources = 0
 
     # -------------------------------------------------------------- signaling side
@@ -401,8 +353,11 @@ class PathEmulator:
                 elif source.side != source_side:
                     continue  # a peer talking to itself through the relay
                 if fast and not link._heap and link._send(data, source.relay, dest):
-                    link.stats.packets += 1
-                    link.stats.bytes += len(data)
+                    stats = link.stats
+                    stats.packets += 1
+                    stats.bytes += len(data)
+                    stats.delivered += 1
+                    stats.delivered_bytes += len(data)
                     continue
                 link.admit(now, data, source.relay, dest)  # shaped, or the socket was full
 
@@ -422,11 +377,17 @@ class PathEmulator:
         """Per direction: datagrams in, lost, dropped by the queue, delivered, deepest queue."""
         return {
             "profile": self.profile.name,
-            "a_to_b": asdict(self.links["b"].stats),
-            "b_to_a": asdict(self.links["a"].stats),
+            "a_to_b": _summary(self.links["b"].stats),
+            "b_to_a": _summary(self.links["a"].stats),
             "relay_kernel_drops": self.kernel_drops(),
             "learnt_sources": self.unknown_sources,
         }
+
+
+def _summary(stats: LinkStats) -> dict[str, Any]:
+    summary = asdict(stats)
+    del summary["drop_times"]  # the times of the suite's analyses; `dropped` counts them
+    return summary
 
 
 @contextlib.asynccontextmanager
