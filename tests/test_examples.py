@@ -88,19 +88,28 @@ async def test_godot_poll_loop() -> None:
 
 
 def read_line(process: subprocess.Popen[str], timeout: float) -> str:
-    """The next stdout line of ``process``, failing after ``timeout`` seconds."""
+    """The next stdout line of ``process``, failing after ``timeout`` seconds.
+
+    Reads the pipe's file descriptor a byte at a time, never through the text wrapper:
+    ``readline()`` would buffer what follows the line, and ``communicate()`` (which
+    reads the descriptor) would then never see it -- lines the child printed in the same
+    burst went missing that way."""
     assert process.stdout is not None
+    fd = process.stdout.fileno()
     deadline = time.monotonic() + timeout
+    line = bytearray()
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError("no output from the subprocess")
-        ready, _, _ = select.select([process.stdout], [], [], remaining)
+        ready, _, _ = select.select([fd], [], [], remaining)
         if ready:
-            line = process.stdout.readline()
-            if not line:
+            byte = os.read(fd, 1)
+            if not byte:
                 raise EOFError(f"subprocess exited with {process.wait()}")
-            return line.strip()
+            if byte == b"\n":
+                return line.decode().strip()
+            line += byte
 
 
 @contextmanager
@@ -289,9 +298,7 @@ def test_chat_reports_the_peer_leaving_instead_of_a_traceback() -> None:
                 alice.kill()
                 alice.wait()
     assert alice.returncode == 0, err_a
-    # Not asserted: "peer: see you". Bob's last line, sent just before he leaves, is
-    # missing in about one run in ten here (open in issue 13's note); the graceful-close
-    # tests in tests/test_trio_close.py assert delivery on their own.
+    assert "peer: see you" in out_a  # bob's last line, sent just before he left
     assert "[alice] the peer left" in out_a or "[alice] connection lost" in out_a
     assert "Traceback" not in err_a
 
