@@ -41,6 +41,7 @@ __all__ = ["WebRTCPeerConnection", "WebRTCPeerConnectionExtension"]
 logger = logging.getLogger("trio_webrtc.godot")
 
 _MAX_PENDING_SIGNALS = 4096
+_ENDED = (ConnectionState.FAILED, ConnectionState.CLOSED)
 _DESCRIPTION_TYPES = ("offer", "answer", "pranswer")
 _CHANNEL_OPTIONS = frozenset(
     {
@@ -240,11 +241,50 @@ class WebRTCPeerConnection(GodotObject):
         assert manager is not None and nursery is not None
         self._exited = True
         try:
-            if self._session is not None:
-                self._session.close()
+            session = self._session
+            if session is not None:
+                if exc is None:
+                    await self._close_gracefully(session)
+                self._abort(session)
         finally:
             nursery.cancel_scope.cancel()
         return await manager.__aexit__(exc_type, exc, tb)
+
+    async def _close_gracefully(self, session: _Session) -> None:
+        """Leaving ``async with`` normally: deliver what every channel queued, then SCTP
+        SHUTDOWN (RFC 9260 §9.2) and DTLS close_notify, as the Trio face does. Bounded by
+        the configuration's ``closeTimeout``; then the caller aborts and says what was
+        lost. Cancellation aborts at once."""
+        core = session.core
+        if session.closed or not core.shutdown(trio.current_time()):
+            return
+        settled = trio.Event()
+
+        def on_settle() -> None:
+            settled.set()
+
+        session.driver.on_settle = on_settle
+        session.flush()
+        timeout = core.configuration.close_timeout
+        with trio.move_on_after(timeout):
+            while not core.association_done and core.connection_state not in _ENDED:
+                await settled.wait()
+                settled = trio.Event()
+        session.driver.on_settle = None
+
+    def _abort(self, session: _Session) -> None:
+        """Close the session now, with a WARNING if queued messages are lost by it."""
+        if session.closed:
+            return
+        undelivered = session.core.undelivered_bytes()
+        if undelivered:
+            self._log(
+                logging.WARNING,
+                "closed with %d bytes queued on its channels not delivered "
+                "(leave 'async with' normally for a graceful close)",
+                undelivered,
+            )
+        session.close()
 
     def _running(self, method: str) -> bool:
         if self._nursery is None or self._exited:
@@ -299,7 +339,9 @@ class WebRTCPeerConnection(GodotObject):
         return self._impl_add_ice_candidate(media, index, name)
 
     def close(self) -> None:
-        """Close the connection and every channel; idempotent."""
+        """Close the connection and every channel now, as Godot does; idempotent. Bytes
+        still queued are lost, with a WARNING saying how many: leaving ``async with``
+        normally closes gracefully instead (every queued message delivered first)."""
         self._impl_close()
 
     def create_data_channel(
@@ -396,7 +438,7 @@ class WebRTCPeerConnection(GodotObject):
 
     def _impl_close(self) -> None:
         if self._session is not None:
-            self._session.close()
+            self._abort(self._session)
 
     def _impl_poll(self) -> Error:
         if not self._running("poll"):
