@@ -116,7 +116,8 @@ async def test_16k_messages_leave_in_batches_with_few_sacks() -> None:
         # RFC 9260 §6.2: a SACK for every second DATA packet, also within a receive
         # burst, thinned to 5-9 in a long one (sctp/acks.py; one SACK per burst, 0.03
         # per packet, held senders with a Max.Burst of 4 packets per SACK at a few
-        # packets per round trip, issue 12). Over loopback bursts are long: ~0.1-0.2.
+        # packets per round trip, issue 12). Over loopback (a round trip under
+        # acks.COALESCE_RTT) a burst gets its first SACK and its last: ~0.04-0.05.
         ratio = acks["sacks"] / sent["data_packets"]
         print("SACKs per DATA packet", ratio)
-        assert 0.06 <= ratio <= 0.6
+        assert 0.02 <= ratio <= 0.6

@@ -29,6 +29,22 @@ SACKs), 0.86-0.88 s with one per second packet (7,433) and 0.59-0.63 s thinned (
 Max.Burst sender still gets 20 or more packets released per receiver wakeup, and a lost
 SACK still never costs it a timeout.
 
+On a LAN, a burst's first SACK and its last (:func:`coalesce_in_burst`). A sender
+limited per SACK gets m packets per SACK whatever the path, so its rate is m times our
+SACKs per second; on a long path its flight arrives in a few bursts per round trip and
+needs every second packet acknowledged to grow, on a short one the same flight comes
+back many times per millisecond. So where the least round trip measured (the
+handshake's, or any of our DATA's) is under :data:`COALESCE_RTT` (5 ms), while no gap
+exists and the window is more than half open, a burst gets the SACK for its second
+packet (frozen as above) and its last, which covers the rest: sent at the same instant,
+the SACKs left out carried nothing the last one does not, and the first still releases
+the sender if the last is lost, so no timeout follows a lost SACK where it did not
+before. Loopback bulk, 16 KiB messages (``benchmarks/hotpath.py``): 0.19 SACKs per DATA
+packet and 0.037 CPU s/MB become 0.045 and 0.0345 (one SACK per burst: 0.022 and
+0.0313); in virtual time dcSCTP's 4 packets per SACK reach 141 Mbit/s on ``lan`` with
+0.5 ms wakeups (528 with a SACK per second packet), and wan and far are unchanged. Any
+gap, duplicate or closing window falls back to a SACK per second packet.
+
 The delay, :data:`DELAYED_ACK` = 40 ms. RFC 9260 allows 200 ms (usrsctp, Linux, Pion
 use it; dcSCTP uses min(RTO/2, 200 ms)); the delay only matters for a lone packet (the
 second packet is acknowledged at once), where it saves a SACK if a reply (or a second
@@ -48,7 +64,19 @@ extra SACKs, and a slowly reading application causes at most a logarithmic numbe
 
 from __future__ import annotations
 
-__all__ = ["DELAYED_ACK", "MAX_QUEUED_SACKS", "window_update_due"]
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .inbound import Inbound
+
+__all__ = [
+    "COALESCE_AFTER",
+    "COALESCE_RTT",
+    "DELAYED_ACK",
+    "MAX_QUEUED_SACKS",
+    "coalesce_in_burst",
+    "window_update_due",
+]
 
 DELAYED_ACK = 0.04
 """Seconds a SACK for a lone DATA packet may wait (RFC 9260 §6.2: at most 200 ms)."""
@@ -56,6 +84,24 @@ DELAYED_ACK = 0.04
 MAX_QUEUED_SACKS = 8
 """SACKs frozen within one receive burst; when full, every second one is dropped and the
 rest of the burst gets a SACK per twice as many packets (see the module doc)."""
+
+COALESCE_RTT = 0.005
+"""On a path whose least measured round trip is below this (a LAN), a receive burst is
+acknowledged by its first :data:`COALESCE_AFTER` SACKs and its last one, while no gap
+exists and the window is more than half open (see the module doc)."""
+
+COALESCE_AFTER = 1
+
+
+def coalesce_in_burst(path_rtt: float | None, frozen: list[bytes], inbound: Inbound) -> bool:
+    """A SACK due within a receive burst may be left to the burst's last one (module doc)."""
+    return (
+        path_rtt is not None
+        and path_rtt < COALESCE_RTT
+        and len(frozen) >= COALESCE_AFTER
+        and not inbound.has_gaps
+        and inbound.a_rwnd() * 2 >= inbound.window
+    )
 
 
 def window_update_due(

@@ -23,7 +23,12 @@ from collections import deque
 from collections.abc import Sequence
 
 from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
-from .acks import DELAYED_ACK, MAX_QUEUED_SACKS, window_update_due
+from .acks import (
+    DELAYED_ACK,
+    MAX_QUEUED_SACKS,
+    coalesce_in_burst,
+    window_update_due,
+)
 from .chunks import (
     CAUSE_INVALID_STREAM,
     CAUSE_NO_USER_DATA,
@@ -49,13 +54,13 @@ from .chunks import (
     HeartbeatChunk,
     InitAckChunk,
     ReconfigChunk,
-    SackChunk,
     ShutdownAckChunk,
     ShutdownChunk,
     ShutdownCompleteChunk,
     encode_packet,
     iter_chunks,
     parse_chunk,
+    parse_sack,
     verify_checksum,
 )
 from .cookie import CookieJar
@@ -221,6 +226,7 @@ class SctpAssociation(Handshake):
         self._data_packets = 0
         self._sack_queue: list[bytes] = []  # SACKs frozen within a receive burst (acks.py)
         self._sack_every = 2  # DATA packets per SACK; doubles when the queue is full
+        self._setup_rtt: float | None = None  # the handshake's round trip (acks.py)
         self._heartbeat: float | None = None
         self._heartbeat_nonce: int | None = None
         self.dropped_packets = 0
@@ -615,7 +621,12 @@ class SctpAssociation(Handshake):
                         raise SctpParseError("truncated DATA chunk")
                     self._abort_no_user_data(data[start : start + 4])
                     return
-                if not had_data and self._sack_due and not self._sack_can_wait:
+                if (
+                    not had_data
+                    and self._sack_due
+                    and not self._sack_can_wait
+                    and not coalesce_in_burst(self._path_rtt(), self._sack_queue, inbound)
+                ):
                     self._freeze_sack(inbound)  # it covers the packets before this one
                 tsn, sid, ssn, ppid = unpack_data(data, start)
                 if sid >= streams_in:
@@ -662,6 +673,11 @@ class SctpAssociation(Handshake):
             elif self._delayed_ack is None:
                 self._delayed_ack = now + DELAYED_ACK
 
+    def _path_rtt(self) -> float | None:
+        """The least round trip measured: the handshake's or any of DATA (acks.py)."""
+        setup, least = self._setup_rtt, self._outbound.cc.min_rtt
+        return least if setup is None else setup if least is None else min(setup, least)
+
     def _freeze_sack(self, inbound: Inbound) -> None:
         """A SACK is due and unsent while more DATA arrives (a receive burst): build it
         now, as of the packets before, to leave in a packet of its own (acks.py)."""
@@ -700,13 +716,12 @@ class SctpAssociation(Handshake):
         self._heartbeat = now + HEARTBEAT_INTERVAL + self._outbound.rto
 
     def _on_sack(self, data: bytes, start: int, end: int, now: float) -> None:
-        chunk = parse_chunk(CHUNK_SACK, 0, data[start:end])
-        assert isinstance(chunk, SackChunk)
+        cum, a_rwnd, gaps = parse_sack(data, start, end)
         if self._inbound is None or (
             self.state not in _RECEIVE_STATES and self.state is not S.SHUTDOWN_ACK_SENT
         ):
             return
-        if self._outbound.on_sack(chunk.cum_tsn, chunk.a_rwnd, chunk.gaps, now):
+        if self._outbound.on_sack(cum, a_rwnd, gaps, now):
             self._errors = 0
             self._check_shutdown(now)
 
@@ -717,6 +732,8 @@ class SctpAssociation(Handshake):
             self._on_init_ack(chunk, now)
         elif isinstance(chunk, CookieAckChunk):
             if state is S.COOKIE_ECHOED:
+                if not self._t1_count:  # sent once: a round trip (Karn)
+                    self._setup_rtt = now - self._cookie_sent
                 self._established(now)
         elif isinstance(chunk, HeartbeatAckChunk):
             if len(chunk.info) == _HEARTBEAT_INFO.size:

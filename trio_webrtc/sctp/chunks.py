@@ -64,6 +64,7 @@ __all__ = [
     "iter_chunks",
     "parse_chunk",
     "parse_packet",
+    "parse_sack",
     "verify_checksum",
 ]
 
@@ -468,6 +469,24 @@ def _parse_reconfig_params(value: bytes) -> tuple[ReconfigParam, ...]:
     if not out:
         raise SctpParseError("RE-CONFIG without parameters")
     return tuple(out)
+
+
+def parse_sack(data: bytes, start: int, end: int) -> tuple[int, int, tuple[tuple[int, int], ...]]:
+    """(cumulative TSN ack, a_rwnd, gap blocks) of the SACK whose value is
+    ``data[start:end]``, read in place (no chunk object; duplicates are not needed)."""
+    if end - start < 12:
+        raise SctpParseError("SACK too short")
+    cum, rwnd, ngaps, ndups = _SACK.unpack_from(data, start)
+    if end - start < 12 + 4 * (ngaps + ndups):
+        raise SctpParseError("SACK truncated")
+    if not ngaps:
+        return cum, rwnd, ()
+    first = start + 12
+    return (
+        cum,
+        rwnd,
+        tuple(_U16PAIR.unpack_from(data, at) for at in range(first, first + 4 * ngaps, 4)),
+    )
 
 
 def parse_chunk(ctype: int, flags: int, value: bytes) -> Chunk:

@@ -103,6 +103,7 @@ class Handshake:
     _t1_rto: float
     _cookie_echo: bytes | None
     _cookie_sent: float
+    _setup_rtt: float | None
     _heartbeat: float | None
     _rng: random.Random
     _streams_out: int
@@ -273,6 +274,8 @@ class Handshake:
                 return False
             self._setup_peer(state.peer_tag, state.peer_tsn, state.peer_rwnd, *peer)
             self._queue(CookieAckChunk().encode())
+            if now >= state.timestamp:  # our INIT ACK to this COOKIE ECHO: a round trip
+                self._setup_rtt = now - state.timestamp
             self._established(now)
             return True
         same_local = state.local_tag == self._local_tag

@@ -24,6 +24,7 @@ flood of tiny chunks costs a few times the window at most, not hundreds of times
 from __future__ import annotations
 
 import logging
+import struct
 from collections import deque
 
 from .chunks import (
@@ -47,6 +48,7 @@ HALF32 = 0x80000000
 MAX_TSN_AHEAD = 0xFFFF
 MAX_DUPLICATES = 16
 FLAG_BE = FLAG_BEGIN | FLAG_END
+_PLAIN_SACK = struct.Struct("!BBHIIHH")  # a SACK without gap blocks or duplicates
 CHUNK_CHARGE = 256
 """The least a chunk held for reassembly or ordering is charged: its objects (the bytes,
 the fragment run or the queued message, dictionary slots) take ~100-330 bytes whatever
@@ -140,6 +142,11 @@ class Inbound:
         """The window to advertise: RFC 9260 §6.2 with application back-pressure and the
         bookkeeping charges."""
         return max(0, self.window - self.unconsumed - self.held - TSN_CHARGE * len(self._above))
+
+    @property
+    def has_gaps(self) -> bool:
+        """DATA above a missing TSN is held (the next SACK reports gap blocks)."""
+        return bool(self._above)
 
     def consume(self, nbytes: int) -> None:
         self.unconsumed = max(0, self.unconsumed - nbytes)
@@ -394,6 +401,12 @@ class Inbound:
         """Encode a SACK chunk no larger than ``max_size`` and clear the pending reports."""
         cum = self.cum_tsn
         dups = self._duplicates
+        if not dups and not self._above:  # the common case: one pack, no lists
+            rwnd = self.a_rwnd()
+            self.last_advertised = rwnd
+            self.sack_now = self.immediate = False
+            self.arrived = 0
+            return _PLAIN_SACK.pack(CHUNK_SACK, 0, 16, cum & MASK32, rwnd, 0, 0)
         room = (max_size - 16) // 4 - len(dups)
         gaps: list[bytes] = []
         if self._above and room > 0:
