@@ -70,7 +70,6 @@ if TYPE_CHECKING:
     from .inbound import Inbound
 
 __all__ = [
-    "COALESCE_AFTER",
     "COALESCE_RTT",
     "DELAYED_ACK",
     "MAX_QUEUED_SACKS",
@@ -87,21 +86,14 @@ rest of the burst gets a SACK per twice as many packets (see the module doc)."""
 
 COALESCE_RTT = 0.005
 """On a path whose least measured round trip is below this (a LAN), a receive burst is
-acknowledged by its first :data:`COALESCE_AFTER` SACKs and its last one, while no gap
-exists and the window is more than half open (see the module doc)."""
-
-COALESCE_AFTER = 1
+acknowledged by its first SACK and its last one, while no gap exists and the window is
+more than half open (see the module doc)."""
 
 
-def coalesce_in_burst(path_rtt: float | None, frozen: list[bytes], inbound: Inbound) -> bool:
-    """A SACK due within a receive burst may be left to the burst's last one (module doc)."""
-    return (
-        path_rtt is not None
-        and path_rtt < COALESCE_RTT
-        and len(frozen) >= COALESCE_AFTER
-        and not inbound.has_gaps
-        and inbound.a_rwnd() * 2 >= inbound.window
-    )
+def coalesce_in_burst(inbound: Inbound) -> bool:
+    """On a LAN, with the burst's first SACK frozen: a SACK due within the burst may be
+    left to the burst's last one (module doc)."""
+    return not inbound.has_gaps and inbound.a_rwnd() * 2 >= inbound.window
 
 
 def window_update_due(

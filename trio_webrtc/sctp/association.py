@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from ..errors import InvalidStateError, LocalProtocolError, SctpParseError
 from .acks import (
+    COALESCE_RTT,
     DELAYED_ACK,
     MAX_QUEUED_SACKS,
     coalesce_in_burst,
@@ -227,6 +228,7 @@ class SctpAssociation(Handshake):
         self._sack_queue: list[bytes] = []  # SACKs frozen within a receive burst (acks.py)
         self._sack_every = 2  # DATA packets per SACK; doubles when the queue is full
         self._setup_rtt: float | None = None  # the handshake's round trip (acks.py)
+        self._lan = False  # see _on_lan
         self._heartbeat: float | None = None
         self._heartbeat_nonce: int | None = None
         self.dropped_packets = 0
@@ -625,7 +627,11 @@ class SctpAssociation(Handshake):
                     not had_data
                     and self._sack_due
                     and not self._sack_can_wait
-                    and not coalesce_in_burst(self._path_rtt(), self._sack_queue, inbound)
+                    and not (
+                        self._sack_queue
+                        and (self._lan or self._on_lan())
+                        and coalesce_in_burst(inbound)
+                    )
                 ):
                     self._freeze_sack(inbound)  # it covers the packets before this one
                 tsn, sid, ssn, ppid = unpack_data(data, start)
@@ -673,10 +679,13 @@ class SctpAssociation(Handshake):
             elif self._delayed_ack is None:
                 self._delayed_ack = now + DELAYED_ACK
 
-    def _path_rtt(self) -> float | None:
-        """The least round trip measured: the handshake's or any of DATA (acks.py)."""
+    def _on_lan(self) -> bool:
+        """The least round trip measured (the handshake's or any of DATA) is under
+        acks.COALESCE_RTT; once true it stays so (a least RTT only falls)."""
         setup, least = self._setup_rtt, self._outbound.cc.min_rtt
-        return least if setup is None else setup if least is None else min(setup, least)
+        rtt = least if setup is None else setup if least is None else min(setup, least)
+        self._lan = rtt is not None and rtt < COALESCE_RTT
+        return self._lan
 
     def _freeze_sack(self, inbound: Inbound) -> None:
         """A SACK is due and unsent while more DATA arrives (a receive burst): build it

@@ -121,6 +121,7 @@ class Outbound(Abandonment):
         self._scanning = False  # a loop over _sent is running: _abandon must not append
         self._holes: list[Chunk] = []  # unacked chunks below a gap-acked one, by TSN
         self._hole_top = initial_tsn - 1  # holes are known up to this TSN
+        self._gap_ends: dict[int, int] = {}  # the last SACK's gap blocks: first -> last TSN
         self.fast_pending = False
         # E3: after T3 one packet goes (1), then nothing until a SACK arrives (2).
         self._t3_state = 0
@@ -575,9 +576,15 @@ class Outbound(Abandonment):
         if gaps and sent:
             base = sent[0].tsn
             top = len(sent)
+            # Proportional to what changed: a block starting where one of the previous
+            # SACK's did is walked only beyond that one's end (those chunks are acked).
+            seen = self._gap_ends
+            ends = self._gap_ends = {}
             for start, end in gaps:
-                lo = cum + start - base
-                hi = min(cum + end - base, top - 1)
+                first = cum + start
+                ends[first] = last = cum + end
+                lo = max(first, seen.get(first, first - 1) + 1) - base
+                hi = min(last - base, top - 1)
                 for index in range(max(lo, 0), hi + 1):
                     chunk = sent[index]
                     if chunk.acked or chunk.abandoned:
@@ -725,6 +732,7 @@ class Outbound(Abandonment):
             outstanding = [c for c in self._sent if not c.abandoned]
             for chunk in outstanding:
                 chunk.acked = False
+            self._gap_ends = {}
             self._hole_top = self.cum_ack
             self._holes = []
         for chunk in outstanding:
