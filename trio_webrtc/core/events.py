@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from ..sdp.jsep import SignalingState
+from ..sdp.media import NegotiatedMedia
 
 __all__ = [
     "ConnectionBroken",
@@ -21,6 +22,7 @@ __all__ = [
     "GatheringState",
     "GatheringStateChanged",
     "LocalCandidate",
+    "MediaNegotiated",
     "SignalingStateChanged",
 ]
 
@@ -82,3 +84,12 @@ class ConnectionBroken(CoreEvent):
     ``reason`` names the cause."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class MediaNegotiated(CoreEvent):
+    """An offer/answer exchange completed (signaling went stable) with audio/video
+    m-sections negotiated: every accepted one, as ``PeerConnectionCore.negotiated_media``
+    now holds them (rejected and removed sections are absent)."""
+
+    media: tuple[NegotiatedMedia, ...]
