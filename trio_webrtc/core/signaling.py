@@ -6,12 +6,28 @@ detection, RFC 8445 §9, and DTLS roles kept across renegotiation, RFC 8842 §5.
 remote candidates, trickled or in the SDP — mDNS ``.local`` names held until resolved
 (draft-ietf-mmusic-mdns-ice-candidates). :class:`SignalingMixin` is one base of
 :class:`~trio_webrtc.core.PeerConnectionCore`, which owns the state it uses.
+
+Audio/video (issue 16; SDP in :mod:`trio_webrtc.sdp.media_jsep`, RFC 9429 §5.2-5.3):
+
+* ``add_transceiver(TransceiverRequest) -> request_index`` — before an offer or before
+  answering; the next offer carries one m-section per request (after the data section,
+  mids ``"1"``, ``"2"``... on a first offer; appended on re-offers), and answers match
+  offered audio/video m-sections to requests by kind in order. With no request, offers
+  and answers are exactly the data-channel-only ones (media offered to us: port 0).
+* ``negotiated_media -> tuple[NegotiatedMedia, ...]`` — empty until an offer/answer pair
+  completed; replaced at every completed renegotiation.
+* ``MediaNegotiated(media)`` (:mod:`.events`) — queued when signaling goes stable, if media
+  was negotiated now or before (so a removal is seen too); data-only sessions never see it.
+* ``media_senders[request_index]`` — the SSRCs, CNAME and msid we signal for a request.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import secrets
 from collections import deque
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..config import Configuration
@@ -30,9 +46,38 @@ from ..sdp.jsep import (
     create_answer,
     create_offer,
 )
-from .events import GatheringState, SignalingStateChanged
+from ..sdp.media import NegotiatedMedia, TransceiverRequest
+from ..sdp.media_jsep import (
+    MEDIA_KINDS,
+    AnswerPlan,
+    LocalSender,
+    MediaSlot,
+    add_media_to_answer,
+    add_media_to_offer,
+    assign_payload_types,
+    negotiate,
+)
+from .events import GatheringState, MediaNegotiated, SignalingStateChanged
 
 __all__ = ["SignalingMixin"]
+
+
+@dataclass
+class _MediaSignaling:
+    """Per-connection audio/video signaling state (owned by the mixin)."""
+
+    cname: str
+    requests: list[TransceiverRequest] = field(default_factory=list)
+    senders: list[LocalSender] = field(default_factory=list)
+    mids: dict[str, int] = field(default_factory=dict)  # mid -> request index
+    negotiated: tuple[NegotiatedMedia, ...] = ()
+    stable_local: SessionDescription | None = None  # our description at the last stable
+    remote_session: SessionDescription | None = None
+
+
+def _token(rng: random.Random, length: int) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(rng.choice(alphabet) for _ in range(length))
 
 
 class SignalingMixin:
@@ -57,6 +102,8 @@ class SignalingMixin:
     _session_version: int
     _hostnames: HostnameCandidates
     _closed: bool
+    _rng: random.Random
+    _media_state: _MediaSignaling | None = None
     _remote_offer: SessionDescription | None = None
     _remote_offer_mid: str = "0"
     _local_session: SessionDescription | None = None
@@ -84,6 +131,156 @@ class SignalingMixin:
     @property
     def local_description(self) -> DataChannelDescription | None:
         return self._local or self._pending_local
+
+    @property
+    def _media(self) -> _MediaSignaling:
+        if self._media_state is None:
+            rng = getattr(self, "_rng", None) or random.Random(secrets.randbits(64))
+            self._media_state = _MediaSignaling(cname=_token(rng, 16))
+        return self._media_state
+
+    def add_transceiver(self, request: TransceiverRequest) -> int:
+        """Ask for an audio/video m-section; returns its request index. The next offer
+        (or answer to an offer with a matching section) carries it."""
+        self._check_open()
+        if request.kind not in MEDIA_KINDS:
+            raise LocalProtocolError(f"media kind must be audio or video, not {request.kind!r}")
+        if request.direction not in ("sendrecv", "sendonly", "recvonly", "inactive"):
+            raise LocalProtocolError(f"invalid direction {request.direction!r}")
+        media = self._media
+        rng = getattr(self, "_rng", None) or random.Random(secrets.randbits(64))
+        used = {x for sender in media.senders for x in (sender.ssrc, sender.rtx_ssrc)}
+        ssrcs: list[int] = []
+        while len(ssrcs) < 2:
+            ssrc = rng.getrandbits(32)
+            if ssrc and ssrc not in used and ssrc not in ssrcs:
+                ssrcs.append(ssrc)
+        stream = media.senders[0].stream_id if media.senders else _token(rng, 16)
+        media.senders.append(LocalSender(ssrcs[0], ssrcs[1], media.cname, stream, _token(rng, 16)))
+        media.requests.append(request)
+        return len(media.requests) - 1
+
+    @property
+    def negotiated_media(self) -> tuple[NegotiatedMedia, ...]:
+        """The audio/video m-sections of the last completed offer/answer (empty before)."""
+        return self._media_state.negotiated if self._media_state is not None else ()
+
+    @property
+    def media_senders(self) -> tuple[LocalSender, ...]:
+        """What we signal for each transceiver request (by request index)."""
+        return tuple(self._media.senders) if self._media_state is not None else ()
+
+    def _offer_layout(self, data_mid: str) -> list[MediaSlot | None] | None:
+        """The m-lines of our next offer, or None for a data-channel-only offer."""
+        state = self._media_state
+        if state is None or not state.requests:
+            return None  # data-channel-only offers stay exactly as before
+        base = state.stable_local
+        layout: list[MediaSlot | None] = []
+        placed = set(state.mids.values())
+        negotiated = {m.mid: m for m in state.negotiated}
+        used_mids: set[str] = {data_mid}
+        base_sections = base.media if base is not None else []
+        for section in base_sections:
+            mid = section.mid or ""
+            used_mids.add(mid)
+            if section.kind not in MEDIA_KINDS:
+                layout.append(None)
+                continue
+            index = state.mids.get(mid)
+            if index is None and not section.rejected:
+                index = next(
+                    (
+                        i
+                        for i, r in enumerate(state.requests)
+                        if i not in placed and r.kind == section.kind
+                    ),
+                    None,
+                )
+            if index is None or section.rejected:
+                layout.append(MediaSlot(mid, section.kind, "inactive", (), None, port0=True))  # type: ignore[arg-type]
+                continue
+            state.mids[mid] = index
+            placed.add(index)
+            layout.append(self._slot(mid, index, negotiated.get(mid)))
+        if not layout:
+            layout.append(None)
+        for index in range(len(state.requests)):
+            if index in placed:
+                continue
+            number = len(layout)
+            while str(number) in used_mids:
+                number += 1
+            mid = str(number)
+            used_mids.add(mid)
+            state.mids[mid] = index
+            layout.append(self._slot(mid, index, None))
+        return layout
+
+    def _slot(self, mid: str, index: int, previous: NegotiatedMedia | None) -> MediaSlot:
+        state = self._media
+        request = state.requests[index]
+        if previous is not None:
+            codecs = previous.codecs
+        else:
+            codecs = assign_payload_types(request.kind, request.effective_codecs())
+        return MediaSlot(mid, request.kind, request.direction, codecs, state.senders[index])
+
+    def _answer_plans(self, offer: SessionDescription) -> list[AnswerPlan]:
+        state = self._media_state
+        if state is None or not state.requests:
+            return []
+        plans = []
+        taken = set(state.mids.values())
+        for index, section in enumerate(offer.media):
+            mid = section.mid
+            if section.kind not in MEDIA_KINDS or section.rejected or not mid:
+                continue
+            if "RTP/" not in section.proto.upper():
+                continue
+            request_index = state.mids.get(mid)
+            if request_index is None:
+                request_index = next(
+                    (
+                        i
+                        for i, r in enumerate(state.requests)
+                        if i not in taken and r.kind == section.kind
+                    ),
+                    None,
+                )
+            if request_index is None:
+                continue
+            taken.add(request_index)
+            state.mids[mid] = request_index
+            plans.append(
+                AnswerPlan(
+                    index,
+                    request_index,
+                    state.requests[request_index],
+                    state.senders[request_index],
+                )
+            )
+        return plans
+
+    def _media_negotiation_done(self, local_is_answer: bool) -> None:
+        """Signaling went stable: compute the negotiated media from both descriptions."""
+        state = self._media_state
+        local, remote = self._local_session, None
+        if state is not None:
+            remote = state.remote_session
+        if state is None or local is None or remote is None:
+            return
+        state.stable_local = local
+        media = negotiate(
+            local,
+            remote,
+            local_is_answer=local_is_answer,
+            requests=state.mids,
+            cname=state.cname,
+        )
+        if media or state.negotiated:
+            state.negotiated = media
+            self._events.append(MediaNegotiated(media))
 
     def local_description_sdp(self) -> str | None:
         """The applied local description with every candidate gathered so far, and
@@ -128,7 +325,11 @@ class SignalingMixin:
         if self.signaling_state not in (SignalingState.STABLE, SignalingState.HAVE_LOCAL_OFFER):
             raise InvalidStateError(f"cannot create an offer in {self.signaling_state.name}")
         mid = self._local.mid if self._local is not None else "0"
-        return create_offer(self._local_parameters("actpass", mid)).serialize()
+        offer = create_offer(self._local_parameters("actpass", mid))
+        layout = self._offer_layout(mid)
+        if layout is not None:
+            offer = add_media_to_offer(offer, layout)
+        return offer.serialize()
 
     def create_answer(self) -> str:
         """Return an answer SDP to the applied remote offer (not yet applied)."""
@@ -140,7 +341,11 @@ class SignalingMixin:
             raise InvalidStateError(f"cannot create an answer in {self.signaling_state.name}")
         assert self._remote_offer is not None
         params = self._local_parameters(self._setup("active"), self._remote_offer_mid)
-        return create_answer(self._remote_offer, params).serialize()
+        answer = create_answer(self._remote_offer, params)
+        plans = self._answer_plans(self._remote_offer)
+        if plans:
+            answer = add_media_to_answer(answer, self._remote_offer, plans)
+        return answer.serialize()
 
     def _setup(self, initial: str) -> str:
         """a=setup for a new offer/answer: once DTLS runs, keep its role (RFC 8842 §5.5)."""
@@ -165,6 +370,8 @@ class SignalingMixin:
             self._pending_local = None
             if self._pending_remote is not None:
                 self._remote, self._pending_remote = self._pending_remote, None
+            if kind is SdpType.ANSWER:
+                self._media_negotiation_done(local_is_answer=True)
         self._start_gathering(now)
         self._maybe_start_transports(now)
 
@@ -183,6 +390,8 @@ class SignalingMixin:
             previous.ice_ufrag != description.ice_ufrag or previous.ice_pwd != description.ice_pwd
         )
         self._apply_signaling("remote", kind)
+        if self._media_state is not None or any(m.kind in MEDIA_KINDS for m in session.media):
+            self._media.remote_session = session
         if kind is SdpType.OFFER:
             self._remote_offer = session
             self._remote_offer_mid = description.mid
@@ -194,6 +403,8 @@ class SignalingMixin:
             self._pending_remote = None
             if self._pending_local is not None:
                 self._local, self._pending_local = self._pending_local, None
+            if kind is SdpType.ANSWER:
+                self._media_negotiation_done(local_is_answer=False)
         if description.ice_lite:
             self.ice.set_controlling(True)
         if restart and kind is SdpType.OFFER:

@@ -20,10 +20,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "browser"))
 sys.path.insert(0, str(HERE.parents[2]))
 
-import cdp
+import cdp  # noqa: E402
 
-from trio_webrtc.core import PeerConnectionCore
-from trio_webrtc.sdp.media import TransceiverRequest
+from trio_webrtc.core import PeerConnectionCore  # noqa: E402
+from trio_webrtc.sdp.media import TransceiverRequest  # noqa: E402
 
 FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
@@ -64,18 +64,17 @@ def strip(sdp: str) -> str:
 
 
 async def main() -> None:
-    async with cdp.launch_chromium(FLAGS) as browser:
-        async with browser.new_page(grant_media=True) as page:
-            result = json.loads(await page.evaluate(OFFER_JS, await_promise=True))
-            print("getUserMedia worked:", result["gum"])
-            (HERE / "chromium-media-offer.sdp").write_text(strip(result["sdp"]), newline="")
-            core = PeerConnectionCore()
-            core.add_transceiver(TransceiverRequest("audio"))
-            core.add_transceiver(TransceiverRequest("video"))
-            offer = core.create_offer()
-            answer = await page.evaluate(f"({ANSWER_JS})({json.dumps(offer)})", await_promise=True)
-            (HERE / "trio-media-offer.sdp").write_text(offer, newline="")
-            (HERE / "chromium-media-answer.sdp").write_text(strip(answer), newline="")
+    async with cdp.launch_chromium(FLAGS) as browser, browser.new_page(grant_media=True) as page:
+        result = json.loads(await page.evaluate(OFFER_JS, await_promise=True))
+        print("getUserMedia worked:", result["gum"])
+        (HERE / "chromium-media-offer.sdp").write_text(strip(result["sdp"]), newline="")
+        core = PeerConnectionCore()
+        core.add_transceiver(TransceiverRequest("audio"))
+        core.add_transceiver(TransceiverRequest("video"))
+        offer = core.create_offer()
+        answer = await page.evaluate(f"({ANSWER_JS})({json.dumps(offer)})", await_promise=True)
+        (HERE / "trio-media-offer.sdp").write_text(offer, newline="")
+        (HERE / "chromium-media-answer.sdp").write_text(strip(answer), newline="")
 
 
 if __name__ == "__main__":
