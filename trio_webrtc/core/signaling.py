@@ -27,7 +27,7 @@ import logging
 import random
 import secrets
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..config import Configuration
@@ -72,6 +72,7 @@ class _MediaSignaling:
     mids: dict[str, int] = field(default_factory=dict)  # mid -> request index
     negotiated: tuple[NegotiatedMedia, ...] = ()
     stable_local: SessionDescription | None = None  # our description at the last stable
+    stable_remote: SessionDescription | None = None  # and the peer's
     remote_session: SessionDescription | None = None
 
 
@@ -171,50 +172,67 @@ class SignalingMixin:
         return tuple(self._media.senders) if self._media_state is not None else ()
 
     def _offer_layout(self, data_mid: str) -> list[MediaSlot | None] | None:
-        """The m-lines of our next offer, or None for a data-channel-only offer."""
+        """The m-lines of our next offer (RFC 9429 §5.2.2), or None for data-only.
+
+        The last negotiated m-lines keep their order, mids and payload types; a request
+        takes an unassociated section of its kind, else recycles a rejected section (new
+        mid, same index), else gets a new m-line at the end.
+        """
         state = self._media_state
         if state is None or not state.requests:
             return None  # data-channel-only offers stay exactly as before
-        base = state.stable_local
-        layout: list[MediaSlot | None] = []
+        base_sections = state.stable_local.media if state.stable_local is not None else []
+        remote_sections = state.stable_remote.media if state.stable_remote is not None else []
+        rejected = {
+            i for i, s in enumerate(remote_sections) if s.rejected and s.kind in MEDIA_KINDS
+        }
         placed = set(state.mids.values())
         negotiated = {m.mid: m for m in state.negotiated}
-        used_mids: set[str] = {data_mid}
-        base_sections = base.media if base is not None else []
-        for section in base_sections:
+        used_mids = {data_mid} | {s.mid for s in base_sections if s.mid}
+
+        def fresh_mid(index: int) -> str:
+            number = len(used_mids)
+            while str(number) in used_mids:
+                number += 1
+            used_mids.add(str(number))
+            state.mids[str(number)] = index
+            placed.add(index)
+            return str(number)
+
+        def unplaced(kind: str | None) -> int | None:
+            for i, request in enumerate(state.requests):
+                if i not in placed and kind in (None, request.kind):
+                    return i
+            return None
+
+        layout: list[MediaSlot | None] = []
+        for position, section in enumerate(base_sections):
             mid = section.mid or ""
-            used_mids.add(mid)
             if section.kind not in MEDIA_KINDS:
                 layout.append(None)
-                continue
-            index = state.mids.get(mid)
-            if index is None and not section.rejected:
-                index = next(
-                    (
-                        i
-                        for i, r in enumerate(state.requests)
-                        if i not in placed and r.kind == section.kind
-                    ),
-                    None,
-                )
-            if index is None or section.rejected:
-                layout.append(MediaSlot(mid, section.kind, "inactive", (), None, port0=True))  # type: ignore[arg-type]
-                continue
-            state.mids[mid] = index
-            placed.add(index)
-            layout.append(self._slot(mid, index, negotiated.get(mid)))
+            elif section.rejected or position in rejected:  # a stopped transceiver's
+                index = unplaced(None)
+                if index is None:
+                    slot = MediaSlot(mid, "audio", "inactive", (), None, port0=True)
+                    layout.append(replace(slot, kind=section.kind))  # type: ignore[arg-type]
+                else:
+                    layout.append(self._slot(fresh_mid(index), index, None))
+            else:
+                index = state.mids.get(mid)
+                if index is None:
+                    index = unplaced(section.kind)
+                if index is None:
+                    slot = MediaSlot(mid, "audio", "inactive", (), None, port0=True)
+                    layout.append(replace(slot, kind=section.kind))  # type: ignore[arg-type]
+                    continue
+                state.mids[mid] = index
+                placed.add(index)
+                layout.append(self._slot(mid, index, negotiated.get(mid)))
         if not layout:
             layout.append(None)
         for index in range(len(state.requests)):
-            if index in placed:
-                continue
-            number = len(layout)
-            while str(number) in used_mids:
-                number += 1
-            mid = str(number)
-            used_mids.add(mid)
-            state.mids[mid] = index
-            layout.append(self._slot(mid, index, None))
+            if index not in placed:
+                layout.append(self._slot(fresh_mid(index), index, None))
         return layout
 
     def _slot(self, mid: str, index: int, previous: NegotiatedMedia | None) -> MediaSlot:
@@ -270,7 +288,7 @@ class SignalingMixin:
             remote = state.remote_session
         if state is None or local is None or remote is None:
             return
-        state.stable_local = local
+        state.stable_local, state.stable_remote = local, remote
         media = negotiate(
             local,
             remote,
