@@ -308,15 +308,19 @@ class SignalingMixin:
         if session is None or description is None:
             return None
         copy = SessionDescription.parse(session.serialize())
-        section = copy.media[description.mline_index]
-        present = {value for name, value in section.attributes if name == "candidate"}
-        for candidate in self._local_candidates:
-            value = candidate.removeprefix("candidate:")
-            if value not in present:
-                section.attributes.append(("candidate", value))
+        # Every accepted m-section shares the BUNDLE transport; libwebrtc reads candidates
+        # from the BUNDLE-tagged one, which is not the data section when media comes first.
+        sections = [copy.media[description.mline_index]]
+        sections += [s for s in copy.media if s.kind in MEDIA_KINDS and s.port != 0]
         complete = self.gathering_state is GatheringState.COMPLETE
-        if complete and not section.has_attribute("end-of-candidates"):
-            section.attributes.append(("end-of-candidates", None))
+        for section in sections:
+            present = {value for name, value in section.attributes if name == "candidate"}
+            for candidate in self._local_candidates:
+                value = candidate.removeprefix("candidate:")
+                if value not in present:
+                    section.attributes.append(("candidate", value))
+            if complete and not section.has_attribute("end-of-candidates"):
+                section.attributes.append(("end-of-candidates", None))
         return copy.serialize()
 
     def _local_parameters(self, setup: str, mid: str) -> LocalParameters:
