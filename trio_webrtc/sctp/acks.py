@@ -93,7 +93,8 @@ more than half open (see the module doc)."""
 def coalesce_in_burst(inbound: Inbound) -> bool:
     """On a LAN, with the burst's first SACK frozen: a SACK due within the burst may be
     left to the burst's last one (module doc)."""
-    return not inbound.has_gaps and inbound.a_rwnd() * 2 >= inbound.window
+    # a_rwnd() without gaps, inlined: this runs for every packet of a LAN burst.
+    return not inbound.has_gaps and (inbound.unconsumed + inbound.held) * 2 <= inbound.window
 
 
 def window_update_due(

@@ -363,6 +363,8 @@ class SctpAssociation(Handshake):
         if inbound is None:
             return False
         inbound.consume(nbytes)
+        if (inbound.last_advertised - inbound.arrived) * 2 >= self._window:
+            return False  # the sender's view is at least half open (acks.py): the usual case
         if window_update_due(
             self._window, inbound.last_advertised, inbound.arrived, inbound.a_rwnd(), self._mtu
         ):

@@ -149,7 +149,8 @@ class Inbound:
         return bool(self._above)
 
     def consume(self, nbytes: int) -> None:
-        self.unconsumed = max(0, self.unconsumed - nbytes)
+        unconsumed = self.unconsumed - nbytes
+        self.unconsumed = unconsumed if unconsumed > 0 else 0
 
     # -- DATA ----------------------------------------------------------------------------
 
