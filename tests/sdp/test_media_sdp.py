@@ -11,6 +11,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trio_webrtc.core import PeerConnectionCore
 from trio_webrtc.core.events import MediaNegotiated
@@ -363,6 +365,9 @@ def test_remote_answer_with_unoffered_payload_type_raises() -> None:
     answer = b.create_answer().replace("a=rtpmap:96 VP8/90000", "a=rtpmap:96 VP9/90000")
     with pytest.raises(SdpParseError, match="payload type 96"):
         a.set_remote_description("answer", answer, 0.0)
+    assert a.signaling_state.name == "HAVE_LOCAL_OFFER"  # the bad answer changed nothing
+    a.set_remote_description("answer", b.create_answer(), 0.0)
+    assert [m.kind for m in a.negotiated_media] == ["video"]
 
 
 def test_remote_answer_rejecting_a_section() -> None:
@@ -489,3 +494,73 @@ def test_reoffer_without_new_request_keeps_rejected_section() -> None:
         ("video", "2", 9),
     ]
     assert desc.bundle_groups == [("0", "2")]
+
+
+def test_offer_without_bundle_gets_media_rejected() -> None:
+    """We run media only on the BUNDLE transport: an unbundled media offer is rejected."""
+    text = (VECTORS / "chromium-media-offer.sdp").read_text()
+    text = text.replace("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 2")
+    pc = core(3, TransceiverRequest("audio"), TransceiverRequest("video"))
+    pc.set_remote_description("offer", text, 0.0)
+    desc = SessionDescription.parse(pc.create_answer())
+    assert [s.port for s in desc.media] == [0, 0, 9]
+    assert desc.bundle_groups == [("2",)]
+
+
+def test_malformed_media_lines_are_skipped() -> None:
+    text = (VECTORS / "chromium-media-offer.sdp").read_text()
+    text = text.replace("a=rtpmap:111 opus/48000/2", "a=rtpmap:111 opus/x")
+    text = text.replace("a=ssrc:1702207663 cname:", "a=ssrc:99999999999 cname:")
+    pc, answer = answer_vector_text(text, TransceiverRequest("audio"), TransceiverRequest("video"))
+    desc = SessionDescription.parse(answer)
+    assert desc.media[0].port == 0  # opus unreadable: no codec in common
+    assert [m.kind for m in pc.negotiated_media] == ["video"]
+
+
+def answer_vector_text(text: str, *requests: TransceiverRequest) -> tuple[PeerConnectionCore, str]:
+    pc = core(3, *requests)
+    pc.set_remote_description("offer", text, 0.0)
+    answer = pc.create_answer()
+    pc.set_local_description("answer", answer, 0.0)
+    return pc, answer
+
+
+def test_non_trickle_description_lists_candidates_in_media_sections() -> None:
+    """libwebrtc reads SDP candidates from the BUNDLE-tagged m-section (audio first here)."""
+    pc, _ = answer_vector("chromium-media-offer.sdp", TransceiverRequest("audio"))
+    pc.add_host_address(("127.0.0.1", 40000))
+    text = pc.local_description_sdp()
+    assert text is not None
+    desc = SessionDescription.parse(text)
+    audio, video, data = desc.media
+    assert audio.get_attributes("candidate") == data.get_attributes("candidate") != []
+    assert video.port == 0 and not video.has_attribute("candidate")
+
+
+_ALPHABET = st.sampled_from(list("amrtpsx=:/ \r\n0123456789-abcdefgFIDVPH264BUNDLE\x00"))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(MEDIA_OFFERS),
+    st.integers(0, 9000),
+    st.text(alphabet=_ALPHABET, max_size=12),
+    st.integers(0, 12),
+)
+def test_fuzz_answering_mutated_media_offers(name: str, pos: int, piece: str, cut: int) -> None:
+    """Mutated media offers: answering raises SdpParseError or yields a parseable answer
+    whose accepted media sections all negotiated at least one codec."""
+    text = (VECTORS / name).read_text()
+    pos %= len(text) + 1
+    text = text[:pos] + piece + text[pos + cut :]
+    pc = core(3, TransceiverRequest("audio"), TransceiverRequest("video"))
+    try:
+        pc.set_remote_description("offer", text, 0.0)
+        answer = pc.create_answer()
+        pc.set_local_description("answer", answer, 0.0)
+    except SdpParseError:
+        return
+    desc = SessionDescription.parse(answer)
+    accepted = [s for s in desc.media if s.kind in ("audio", "video") and s.port != 0]
+    assert len(pc.negotiated_media) == len(accepted)
+    assert all(m.codecs for m in pc.negotiated_media)

@@ -411,6 +411,16 @@ class SignalingMixin:
         restart = previous is not None and (
             previous.ice_ufrag != description.ice_ufrag or previous.ice_pwd != description.ice_pwd
         )
+        state = self._media_state
+        if kind is SdpType.ANSWER and state is not None and self._local_session is not None:
+            # Check the answer's media (payload types) before it changes any state.
+            negotiate(
+                self._local_session,
+                session,
+                local_is_answer=False,
+                requests=state.mids,
+                cname=state.cname,
+            )
         self._apply_signaling("remote", kind)
         if self._media_state is not None or any(m.kind in MEDIA_KINDS for m in session.media):
             self._media.remote_session = session

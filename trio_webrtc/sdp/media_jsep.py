@@ -138,7 +138,8 @@ def _fmtp_params(fmtp: str | None) -> dict[str, str]:
 
 
 def read_media(desc: SessionDescription, index: int) -> RemoteMedia:
-    """Parse m-section ``index`` (audio or video) of ``desc``; raises :class:`SdpParseError`."""
+    """Read m-section ``index`` (audio or video) of ``desc``; malformed codec and SSRC lines
+    are skipped (logged), never raised."""
     section = desc.media[index]
     rtpmaps: dict[int, tuple[str, int, int | None]] = {}
     fmtps: dict[int, str] = {}
@@ -147,7 +148,8 @@ def read_media(desc: SessionDescription, index: int) -> RemoteMedia:
         pt_text, _, encoding = value.partition(" ")
         parts = encoding.strip().split("/")
         if not pt_text.isdigit() or len(parts) < 2 or not parts[1].isdigit():
-            raise SdpParseError(f"bad a=rtpmap:{value[:60]}")
+            logger.debug("ignoring a=rtpmap:%s", value[:60])
+            continue
         channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
         rtpmaps[int(pt_text)] = (parts[0], int(parts[1]), channels)
     for value in section.get_attributes("fmtp"):
@@ -188,7 +190,8 @@ def read_media(desc: SessionDescription, index: int) -> RemoteMedia:
     for value in section.get_attributes("ssrc"):
         ssrc_text, _, rest = value.partition(" ")
         if not ssrc_text.isdigit() or int(ssrc_text) >= 2**32:
-            raise SdpParseError(f"bad a=ssrc:{value[:60]}")
+            logger.debug("ignoring a=ssrc:%s", value[:60])
+            continue
         if int(ssrc_text) not in ssrcs:
             ssrcs.append(int(ssrc_text))
         if rest.startswith("cname:") and cname is None:
