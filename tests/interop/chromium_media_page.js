@@ -61,10 +61,17 @@ window.media = (() => {
     await pc.setRemoteDescription({ type: "answer", sdp });
   }
 
-  // trio_webrtc offers: Chromium's tracks join the transceivers its offer created.
+  // trio_webrtc offers (or re-offers): Chromium's tracks join the transceivers its
+  // offer created, once each; a data-only offer leaves them unsent.
   async function answer(sdp) {
     await pc.setRemoteDescription({ type: "offer", sdp });
-    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    for (const track of stream.getTracks()) {
+      const sent = pc.getSenders().some((s) => s.track === track);
+      const free = pc
+        .getTransceivers()
+        .some((t) => t.mid && t.receiver.track.kind === track.kind && !t.sender.track);
+      if (!sent && free) pc.addTrack(track, stream);
+    }
     await pc.setLocalDescription(await pc.createAnswer());
     await gathered();
     return pc.localDescription.sdp;

@@ -219,24 +219,34 @@ async def _inbound(page: cdp.Page) -> dict[str, Any]:
     return stats
 
 
-@pytest.mark.parametrize("our_role", ROLES)
+@pytest.mark.parametrize("our_role", [*ROLES, "offer-later"])
 @pytest.mark.skipif(not MEDIA_API, reason=NO_MEDIA_API)
 async def test_chromium_media_round_trip(browser_url: str, our_role: str) -> None:
     """Chromium's camera and microphone go to trio_webrtc and come back: Chromium decodes
-    the returned video and receives the returned audio; the data channel echoes."""
+    the returned video and receives the returned audio; the data channel echoes.
+    ``offer-later``: we first offer only the data channel, connect and echo, then add our
+    tracks and re-offer (renegotiation on the running connection)."""
     with trio.fail_after(90):
         async with (
             media_page(browser_url) as page,
             PeerConnection({"bindAddress": "127.0.0.1"}) as pc,
             trio.open_nursery() as nursery,
         ):
-            senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
-            if our_role == "offer":
+            if our_role == "offer-later":
                 nursery.start_soon(_echo, pc.create_data_channel("echo"))
+                await _negotiate(page, pc, "offer")
+                await pc.wait_connected()
+                await _check_echo(page)
+                senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
+                await _negotiate(page, pc, "offer")
             else:
-                nursery.start_soon(_echo_channels, pc, nursery)
-            await _negotiate(page, pc, our_role)
-            await pc.wait_connected()
+                senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
+                if our_role == "offer":
+                    nursery.start_soon(_echo, pc.create_data_channel("echo"))
+                else:
+                    nursery.start_soon(_echo_channels, pc, nursery)
+                await _negotiate(page, pc, our_role)
+                await pc.wait_connected()
             counts: dict[str, int] = {}
             for _ in range(2):
                 receiver = await pc.accept_track()
