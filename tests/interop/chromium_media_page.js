@@ -48,10 +48,14 @@ window.media = (() => {
     return stream.getTracks().map((t) => t.kind);
   }
 
-  // Chromium offers: its tracks and the "echo" channel.
-  async function offer() {
-    for (const track of stream.getTracks()) pc.addTrack(track, stream);
-    useChannel(pc.createDataChannel("echo"));
+  // Chromium offers (or re-offers): its tracks unless `withTracks` is false (each once)
+  // and the "echo" channel (once).
+  async function offer(withTracks = true) {
+    for (const track of stream.getTracks()) {
+      const sent = pc.getSenders().some((s) => s.track === track);
+      if (withTracks && !sent) pc.addTrack(track, stream);
+    }
+    if (!channel) useChannel(pc.createDataChannel("echo"));
     await pc.setLocalDescription(await pc.createOffer());
     await gathered();
     return pc.localDescription.sdp;

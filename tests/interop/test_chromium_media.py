@@ -129,7 +129,9 @@ async def _echo(channel: Any) -> None:
         return
 
 
-async def _negotiate(page: cdp.Page, pc: PeerConnection, our_role: str) -> tuple[str, str]:
+async def _negotiate(
+    page: cdp.Page, pc: PeerConnection, our_role: str, *, chromium_tracks: bool = True
+) -> tuple[str, str]:
     """Offer/answer with the page (non-trickle); returns (our SDP, Chromium's SDP)."""
     if our_role == "offer":
         await pc.create_offer()
@@ -137,7 +139,7 @@ async def _negotiate(page: cdp.Page, pc: PeerConnection, our_role: str) -> tuple
         theirs = filter_sdp(await page.evaluate(f"media.answer({json.dumps(ours)})"))
         await pc.accept_answer(theirs)
     else:
-        theirs = filter_sdp(await page.evaluate("media.offer()"))
+        theirs = filter_sdp(await page.evaluate(f"media.offer({json.dumps(chromium_tracks)})"))
         await pc.accept_offer(theirs)
         ours = await _gathered(pc)
         await page.evaluate(f"media.acceptAnswer({json.dumps(ours)})")
@@ -219,13 +221,14 @@ async def _inbound(page: cdp.Page) -> dict[str, Any]:
     return stats
 
 
-@pytest.mark.parametrize("our_role", [*ROLES, "offer-later"])
+@pytest.mark.parametrize("our_role", [*ROLES, "offer-later", "answer-later"])
 @pytest.mark.skipif(not MEDIA_API, reason=NO_MEDIA_API)
 async def test_chromium_media_round_trip(browser_url: str, our_role: str) -> None:
     """Chromium's camera and microphone go to trio_webrtc and come back: Chromium decodes
     the returned video and receives the returned audio; the data channel echoes.
-    ``offer-later``: we first offer only the data channel, connect and echo, then add our
-    tracks and re-offer (renegotiation on the running connection)."""
+    ``offer-later``/``answer-later``: the first offer has only the data channel; once it
+    echoes, both add their tracks and the same side re-offers (renegotiation on the
+    running connection)."""
     with trio.fail_after(90):
         async with (
             media_page(browser_url) as page,
@@ -239,6 +242,13 @@ async def test_chromium_media_round_trip(browser_url: str, our_role: str) -> Non
                 await _check_echo(page)
                 senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
                 await _negotiate(page, pc, "offer")
+            elif our_role == "answer-later":
+                nursery.start_soon(_echo_channels, pc, nursery)
+                await _negotiate(page, pc, "answer", chromium_tracks=False)
+                await pc.wait_connected()
+                await _check_echo(page)
+                senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
+                await _negotiate(page, pc, "answer")
             else:
                 senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
                 if our_role == "offer":
