@@ -13,6 +13,7 @@ import hashlib
 
 import pytest
 import trio
+import trio.testing
 
 from trio_webrtc import ConnectionState, PeerConnection, connect_pair
 from trio_webrtc.datachannel.channels import ChannelState
@@ -187,3 +188,18 @@ async def test_channel_aclose_says_what_was_not_delivered_when_the_connection_br
         assert "consent" in str(info.value.__cause__)
         a.close()
         b.close()
+
+
+async def test_leaving_right_after_connecting_shuts_down_promptly(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``wait_connected`` returns once DTLS is up, possibly while the SCTP handshake is
+    still in flight: a graceful close then waits for the association and shuts it down
+    (it used to wait out the whole closeTimeout and abort)."""
+    network = MemoryNetwork(seed=3)
+    start = trio.current_time()
+    async with PeerConnection(network=network) as a, PeerConnection(network=network) as b:
+        await connect_pair(a, b)
+    assert trio.current_time() - start < 5  # well inside closeTimeout (10 s)
+    assert a._core.shutdown_complete
+    assert b._core.shutdown_complete

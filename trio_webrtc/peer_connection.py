@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
@@ -46,8 +46,10 @@ from .datachannel.channels import (
 from .dtls.certificate import Certificate
 from .errors import CloseTimeoutError, ConnectionFailedError, InvalidStateError
 from .ice import IceState
+from .media_track import MEDIA_EVENTS, MediaReceiver, MediaSender, MediaTracks
 from .sctp.events import SendBufferFullError
 from .sdp.jsep import SignalingState
+from .sdp.media import Codec, Direction, MediaKind
 
 if TYPE_CHECKING:
     from ._trio.mdns_resolver import Resolver
@@ -126,6 +128,7 @@ class PeerConnection:
         self._space_lock = trio.StrictFIFOLock()
         self._space_waiters = 0
         self._settle_lot = trio.lowlevel.ParkingLot()
+        self._media = MediaTracks(self)
 
     # -------------------------------------------------------------- lifetime
 
@@ -233,6 +236,7 @@ class PeerConnection:
                 channel._wake()
             self._lot.unpark_all()
             self._settle_lot.unpark_all()
+            self._media.wake()
 
     async def aclose(self) -> None:
         """Graceful close: deliver every queued message on every channel, then SCTP
@@ -550,9 +554,32 @@ class PeerConnection:
             raise error from error.__cause__
         return self._incoming.popleft()
 
+    # ----------------------------------------------------------------- media
+
+    def add_track(
+        self,
+        kind: MediaKind,
+        codecs: Sequence[Codec] | None = None,
+        direction: Direction = "sendrecv",
+    ) -> MediaSender:
+        """Ask for an audio or video m-section (before :meth:`create_offer` or
+        :meth:`accept_offer`); see :mod:`trio_webrtc.media_track`. ``codecs`` default to
+        Opus, or VP8 then H.264 (``trio_webrtc.sdp.media.default_codecs``)."""
+        return self._media.add_track(kind, codecs, direction)
+
+    async def accept_track(self) -> MediaReceiver:
+        """Wait for the next m-section the peer sends on (after negotiation). Raises
+        ``trio.ClosedResourceError`` after our close, ``trio.BrokenResourceError`` once
+        no track can come any more."""
+        return await self._media.accept_track()
+
     # ---------------------------------------------------------------- events
 
     def _on_event(self, event: object) -> None:
+        if isinstance(event, MEDIA_EVENTS):
+            self._media.on_event(event)
+            self._lot.unpark_all()
+            return
         if isinstance(event, ChannelMessage):
             channel = self._channels.get(event.key)
             if channel is not None:
@@ -589,6 +616,7 @@ class PeerConnection:
         elif isinstance(event, ConnectionBroken):
             self._on_broken(event.reason)
         elif isinstance(event, ConnectionStateChanged):
+            self._media.wake()
             if event.state in _ENDED:
                 for channel in self._channels.values():
                     channel._wake()
@@ -611,6 +639,7 @@ class PeerConnection:
             channel._break(failure, held)
         self._lot.unpark_all()
         self._settle_lot.unpark_all()
+        self._media.wake()
 
     def __repr__(self) -> str:
         return f"<PeerConnection {self.name} {self.connection_state.name}>"

@@ -76,6 +76,7 @@ from .events import (
     SignalingStateChanged,
 )
 from .failures import explain_dtls_failure, ice_failure_reason
+from .media import MediaMixin
 from .sctp_proxy import PendingAssociation
 from .signaling import SignalingMixin
 
@@ -106,7 +107,7 @@ _CAN_SHUT_DOWN = (ConnectionState.CONNECTED, ConnectionState.DISCONNECTED)
 _CLOSED = ChannelState.CLOSED
 
 
-class PeerConnectionCore(SignalingMixin):
+class PeerConnectionCore(SignalingMixin, MediaMixin):
     """Sans-I/O peer connection: signaling calls, datagrams and ``now`` in; datagrams,
     one timer deadline and events out.
 
@@ -371,6 +372,9 @@ class PeerConnectionCore(SignalingMixin):
             self._log(logging.INFO, "graceful close: SCTP SHUTDOWN once queued data is acked")
             sctp.shutdown(now)
             self._process(now)
+        elif sctp.state in (AssociationState.COOKIE_WAIT, AssociationState.COOKIE_ECHOED):
+            # Still in its handshake: shut down as soon as it is established.
+            self._shutdown_when_established = True
         return sctp.state is not AssociationState.CLOSED or self._shutdown_complete
 
     @property
@@ -446,6 +450,8 @@ class PeerConnectionCore(SignalingMixin):
             if sctp is not None:
                 sctp.receive_datagram(plaintext, now)
                 self._process_sctp_events(now)
+        elif 127 < first < 192:  # RTP/RTCP: SRTP-authenticated, so no route check
+            self._receive_media(data, now)
         else:
             self._log(logging.DEBUG, "dropping datagram with first byte %d from %s", first, remote)
 
@@ -469,6 +475,8 @@ class PeerConnectionCore(SignalingMixin):
             if sctp.has_events:
                 self._process_sctp_events(now)
         records = dtls.datagrams_to_send(now)
+        if self.media is not None:
+            records += self.media.datagrams_to_send()
         if records:
             route = self.ice.selected_pair or self._dtls_route
             if route is not None:
@@ -516,6 +524,8 @@ class PeerConnectionCore(SignalingMixin):
             timers.append(self.dtls.get_timer())
         if self.sctp is not None:
             timers.append(self.sctp.get_timer())
+        if self.media is not None:
+            timers.append(self.media.get_timer())
         if self._gathering.has_servers:
             timers.append(self._gathering.get_timer())
         if self._connect_deadline is not None:
@@ -537,7 +547,7 @@ class PeerConnectionCore(SignalingMixin):
                 ConnectionState.CLOSED,
             ):
                 self.fail(self._ice_failure_reason())
-        for layer in (self.ice, self.dtls, self.sctp):
+        for layer in (self.ice, self.dtls, self.sctp, self.media):
             if layer is None:
                 continue
             deadline = layer.get_timer()
@@ -564,6 +574,8 @@ class PeerConnectionCore(SignalingMixin):
             if self.dtls is not None and self.dtls.state.name == "CONNECTED":
                 for packet in self.sctp.datagrams_to_send(now):
                     self.dtls.send(packet)
+        if self.media is not None:
+            self.media.close()
         if self.dtls is not None:
             self.dtls.close()
         self.channels.on_association_closed()
@@ -599,6 +611,7 @@ class PeerConnectionCore(SignalingMixin):
                     self._log(logging.INFO, "DTLS connected")
                     self._update_connection_state()
                     sctp = self._start_sctp(dtls, now)
+                    self._start_media(dtls, now)
                 elif isinstance(dtls_event, DtlsFailed):
                     explanation = explain_dtls_failure(dtls_event.reason)
                     self._log(logging.WARNING, "DTLS failed: %s%s", dtls_event.reason, explanation)
@@ -615,9 +628,11 @@ class PeerConnectionCore(SignalingMixin):
                     self._update_connection_state()
             self._process_sctp_events(now)
         self._drain_channel_events()
+        self._sync_media(now)
 
     _closed_by_peer = False
     _shutdown_complete = False
+    _shutdown_when_established = False
     #: Why the connection broke or went FAILED (ICE, DTLS or SCTP), for logs and exceptions.
     failure_reason: str | None = None
     #: Why the transport broke (set with the :class:`ConnectionBroken` event), else None.
@@ -683,6 +698,10 @@ class PeerConnectionCore(SignalingMixin):
             elif isinstance(event, AssociationEstablished):
                 self._log(logging.INFO, "SCTP association established")
                 channels.on_association_established(now, outbound_streams=event.outbound_streams)
+                if self._shutdown_when_established:
+                    self._shutdown_when_established = False
+                    self._log(logging.INFO, "graceful close: SCTP SHUTDOWN once data is acked")
+                    sctp.shutdown(now)
             elif isinstance(event, AssociationRestarted):
                 channels.on_association_restarted(now, outbound_streams=event.outbound_streams)
             elif isinstance(event, MessageTooLarge):

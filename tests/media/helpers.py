@@ -1,0 +1,35 @@
+"""Synthetic encoded frames and two connected peers with media, in virtual time."""
+
+from __future__ import annotations
+
+import random
+
+from trio_webrtc import PeerConnection, connect_pair
+from trio_webrtc.media_track import MediaReceiver, MediaSender
+
+
+def vp8_frame(index: int, *, key: bool, size: int = 3000) -> bytes:
+    """A fake VP8 frame: bit 0 of the first byte is the inverse keyframe flag (RFC 6386
+    §9.1); the rest is a seeded pattern carrying the index, so contents can be checked."""
+    rng = random.Random(index)
+    body = index.to_bytes(4, "big") + rng.randbytes(size - 5)
+    return bytes([0x10 if key else 0x11]) + body
+
+
+def opus_frame(index: int) -> bytes:
+    return bytes([0x78]) + index.to_bytes(4, "big") + bytes(range(60))
+
+
+async def media_pair(
+    a: PeerConnection, b: PeerConnection, kinds: tuple[str, ...] = ("audio", "video")
+) -> tuple[dict[str, MediaSender], dict[str, MediaReceiver]]:
+    """a sends every kind to b (sendonly; b recvonly), connected; b's receivers by kind."""
+    senders = {kind: a.add_track(kind, direction="sendonly") for kind in kinds}  # type: ignore[arg-type]
+    for kind in kinds:  # b opts in to media, as a browser's recvonly transceivers do
+        b.add_track(kind, direction="recvonly")  # type: ignore[arg-type]
+    await connect_pair(a, b)
+    receivers: dict[str, MediaReceiver] = {}
+    for _ in kinds:
+        receiver = await b.accept_track()
+        receivers[receiver.kind] = receiver
+    return senders, receivers
