@@ -253,3 +253,71 @@ def test_rto_follows_the_measured_round_trip() -> None:
     assert out.srtt is not None and 0.3 <= out.srtt <= 0.45
     assert out.rto == max(RTO_MIN, out.srtt + 4 * out._rttvar)
     assert out.t3_expiries == 0
+
+
+# -- acknowledgements of an earlier copy ---------------------------------------------------
+
+
+def _retransmission_after_t3(ack_delay: float) -> tuple[list[int], int, int]:
+    """Four chunks lost, fast-retransmitted (copies held back), then retransmitted again
+    at T3 expiry in one packet; then SACKs acknowledge the 2nd, 3rd and 4th chunk one by
+    one, ``ack_delay`` after that T3 retransmission. Returns the TSNs sent after those
+    SACKs, the fast retransmissions and loss events they caused."""
+    from test_conformance_sctp import establish, new, out, pkt
+
+    trace = TraceBuffer()
+    assoc = new(trace=trace)
+    ack = establish(assoc)
+    first = ack.initial_tsn
+
+    def sack(now: float, cum: int, *gaps: tuple[int, int]) -> None:
+        assoc.receive_datagram(pkt(ack.initiate_tag, SackChunk(cum, 1 << 20, gaps)), now)
+
+    # A round trip of 50 ms measured on a first message.
+    assoc.send(1, 53, b"m" * 100, now=0.0)
+    assert [_tsns(p) for p in assoc.datagrams_to_send(0.0)] == [[first]]
+    sack(0.05, first)
+    # Ten small messages, one packet each; TSNs first+1 .. first+4 are lost.
+    for i in range(10):
+        assoc.send(1, 53, bytes([i]) * 100, now=0.1)
+        assoc.datagrams_to_send(0.1)
+    for top in (8, 9, 10):  # three SACKs, each acknowledging more: three misses
+        sack(0.15, first, (5, top))
+    out_ = assoc._outbound
+    fast = [p for p in out(assoc, 0.15) if any(isinstance(c, DataChunk) for c in p.chunks)]
+    assert [[ch.tsn for ch in p.chunks if isinstance(ch, DataChunk)] for p in fast] == [
+        [first + 1, first + 2, first + 3, first + 4]
+    ]
+    fast_before = out_.fast_retransmits
+    # Those copies are held back: T3 expires and all four go again, in one packet.
+    now = 0.15
+    while out_.t3_expiries == 0:
+        timer = assoc.get_timer()
+        assert timer is not None
+        now = timer
+        assoc.handle_timer(now)
+    again = [t for p in assoc.datagrams_to_send(now) for t in _tsns(p)]
+    assert again == [first + 1, first + 2, first + 3, first + 4]
+    # Now the peer acknowledges chunks 2, 3 and 4, one SACK each.
+    sack(now + ack_delay, first, (2, 2), (5, 10))
+    sack(now + ack_delay, first, (2, 3), (5, 10))
+    sack(now + ack_delay, first, (2, 10))
+    later = [t for p in assoc.datagrams_to_send(now + ack_delay) for t in _tsns(p)]
+    losses = [e for e in trace.of("loss") if e["t"] > now]
+    return later, out_.fast_retransmits - fast_before, len(losses)
+
+
+def test_an_ack_of_an_earlier_copy_does_not_mark_a_retransmission_lost() -> None:
+    # Acknowledged 5 ms after the T3 retransmission, on a 50 ms path: those SACKs
+    # answer the earlier (fast) copies, so they say nothing of the first chunk's latest
+    # copy, which is still on its way (RFC 8985 §6.2 step 2). It used to be declared
+    # lost again, fast-retransmitted a third time and counted as congestion.
+    later, fast, losses = _retransmission_after_t3(0.005)
+    assert (later, fast, losses) == ([], 0, 0)
+
+
+def test_acks_of_copies_sent_after_a_retransmission_do_mark_it_lost() -> None:
+    # The same SACKs a full round trip later answer the T3 copies themselves: the first
+    # chunk's T3 copy was lost, and three later ones arrived: fast retransmit it.
+    later, fast, losses = _retransmission_after_t3(0.06)
+    assert later == [later[0]] and fast == 1 and losses == 1

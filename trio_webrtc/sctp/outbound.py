@@ -14,9 +14,11 @@ Loss detection: the three-miss-indication rule of §7.2.4, counted only from chu
 *sent after* the missing one (RACK's ordering, RFC 8985 §6.1, applied to miss
 indications): a fast retransmission is declared lost again only when three SACKs report
 later-sent data beyond it, which is a new loss event for that TSN; within one loss event
-a TSN is fast-retransmitted once. Timers stay as RFC 9260 §6.3 (RTO from measured RTT);
-we do not add TLP: SCTP's I bit (RFC 7053) already draws an immediate SACK for a flight's
-last chunk, which is what a tail probe buys TCP.
+a TSN is fast-retransmitted once. A retransmitted chunk acknowledged sooner than the
+least measured round trip after its latest transmission was an earlier copy (RFC 8985
+§6.2 step 2) and counts by its TSN, not as later-sent data. Timers stay as RFC 9260
+§6.3 (RTO from measured RTT); we do not add TLP: SCTP's I bit (RFC 7053) already draws
+an immediate SACK for a flight's last chunk, which is what a tail probe buys TCP.
 
 Max.Burst (§6.1 D): each transmission opportunity may send, beyond the bytes acknowledged
 by the SACKs since the previous one, at most :data:`MAX_BURST` packets of new DATA, so a
@@ -139,6 +141,8 @@ class Outbound(Abandonment):
         self._acked_since_fill = 0
         self._active_at: float | None = None  # last DATA sent or acknowledged
         self.srtt: float | None = None
+        #: The least round trip measured (0 until the first sample).
+        self.min_rtt = 0.0
         self._rttvar = 0.0
         self.rto = RTO_INITIAL
         self._rtt_tsn: int | None = None
@@ -340,6 +344,7 @@ class Outbound(Abandonment):
             # Strictly between the TSNs sent before and after, and after earlier ones.
             self._rtx_count = count = self._rtx_count + 1
             chunk.rtx_order = self._rtx_base - 1 + count / (count + 1)
+            chunk.rtx_time = now
             self.flight += chunk.size
             self.flight_chunks += 1
             fast_budget -= chunk.size + 16
@@ -514,6 +519,8 @@ class Outbound(Abandonment):
     # -- SACK ----------------------------------------------------------------------------
 
     def _update_rto(self, rtt: float) -> None:
+        if rtt < self.min_rtt or not self.min_rtt:
+            self.min_rtt = rtt
         if self.srtt is None:
             self.srtt = rtt
             self._rttvar = rtt / 2
@@ -600,7 +607,13 @@ class Outbound(Abandonment):
                     acked_bytes += chunk.size
                     highest_new = chunk.tsn
                     sample = chunk
-                    newest = max(newest, chunk.tsn if chunk.sent_count == 1 else chunk.rtx_order)
+                    if chunk.sent_count == 1 or now - chunk.rtx_time < self.min_rtt:
+                        # A retransmitted chunk acknowledged sooner than any round trip
+                        # was an earlier copy (RFC 8985 §6.2 step 2): it is no evidence
+                        # about what was sent after its latest retransmission.
+                        newest = max(newest, chunk.tsn)
+                    else:
+                        newest = max(newest, chunk.rtx_order)
                     if chunk.tsn == rtt_tsn and chunk.sent_count == 1:
                         self._update_rto(now - self._rtt_sent)
                         self._rtt_tsn = rtt_tsn = None

@@ -78,6 +78,7 @@ class Chunk:
 
     cause: str
     rtx_order: float
+    rtx_time: float
     __slots__ = (
         "abandoned",
         "acked",
@@ -90,6 +91,7 @@ class Chunk:
         "probe",
         "retransmit",
         "rtx_order",
+        "rtx_time",
         "sent_count",
         "size",
         "tsn",
@@ -108,9 +110,10 @@ class Chunk:
         self.retransmit = False
         self.probe = False
         self.missing = 0
-        # Set when needed: ``cause`` (why it waits for retransmission) and ``rtx_order``,
+        # Set when needed: ``cause`` (why it waits for retransmission), ``rtx_order``,
         # a retransmission's place in transmission order, between the TSNs sent before
-        # and after it (a first transmission's place is its TSN).
+        # and after it (a first transmission's place is its TSN), and ``rtx_time``, when
+        # the latest retransmission left.
 
 
 class SendStream:
