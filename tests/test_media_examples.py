@@ -68,6 +68,7 @@ def load(name: str) -> ModuleType:
 
 
 record = load("media_record.py")
+send_file = load("media_send_file.py")
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +243,16 @@ async def test_media_record_writes_the_camera(
 FILE_FRAMES = 45  # shorter than FRAMES: the page decodes more only if the file loops
 
 
-def make_video(path: Path, container_format: str, codec: str, frames: int) -> None:
-    """A 320x240 moving pattern at 30 fps, a keyframe every 15 frames (PyAV)."""
+def make_video(
+    path: Path, container_format: str, codec: str, frames: int, *, gop: int = 15
+) -> None:
+    """A 320x240 moving pattern at 30 fps, a keyframe every ``gop`` frames (PyAV)."""
     import av
 
     with av.open(str(path), "w", format=container_format) as container:
         stream = container.add_stream(codec, rate=30)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.codec_context.gop_size = 15
+        stream.codec_context.gop_size = gop
         if codec == "libvpx":
             stream.codec_context.options = {"deadline": "realtime", "lag-in-frames": "0"}
         for index in range(frames):
@@ -315,3 +318,36 @@ async def test_media_send_file_transcodes_with_pyav(browser_url: str, tmp_path: 
     assert stats["keyFramesDecoded"] >= 1, stats
     assert messages[0] == f"sending {description}", messages
     assert "loop 1 done: 30 frames sent" in messages, messages
+
+
+@needs_av
+def test_transcoded_source_answers_a_keyframe_request(tmp_path: Path) -> None:
+    """Re-encoding: a keyframe request makes the next frame a keyframe (the file's own
+    keyframe interval is longer than it has frames)."""
+    path = tmp_path / "long-gop.mp4"
+    make_video(path, "mp4", "mpeg4", 20, gop=1000)
+    source = send_file.TranscodedSource(path, 500_000)
+    assert (source.width, source.height) == (320, 240)
+    keyframes = []
+    for index, frame in enumerate(source.frames()):
+        if record.vp8_keyframe_size(frame.data) is not None:
+            keyframes.append(index)
+        if index == 9:
+            source.keyframe_requested()
+    assert keyframes == [0, 10], keyframes
+
+
+@needs_av
+def test_ivf_source_paces_frames_and_refuses_other_codecs(tmp_path: Path) -> None:
+    path = tmp_path / "pattern.ivf"
+    make_video(path, "ivf", "libvpx", 10)
+    source = send_file.IvfSource(path)
+    seconds = [frame.seconds for frame in source.frames()]
+    assert seconds == pytest.approx([i / 30 for i in range(10)])
+    assert source.duration == pytest.approx(10 / 30)
+    other = tmp_path / "other.ivf"
+    data = bytearray(path.read_bytes())
+    data[8:12] = b"VP90"
+    other.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="not VP8"):
+        send_file.IvfSource(other)
