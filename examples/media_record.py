@@ -253,13 +253,15 @@ class StatusChannel:
     def __init__(self) -> None:
         self.channel: DataChannel | None = None
         self.pending: list[str] = []
+        self.open = trio.Event()  # set once the pending lines went out
 
     async def accept(self, pc: PeerConnection) -> None:
         with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-            self.channel = await pc.accept_channel()
-            pending, self.pending = self.pending, []
-            for line in pending:
-                await self.say(line)
+            channel = await pc.accept_channel()
+            while self.pending:  # in order, lines said meanwhile included
+                await channel.send(self.pending.pop(0))
+            self.channel = channel
+            self.open.set()
 
     async def say(self, text: str) -> None:
         if self.channel is None:
@@ -306,6 +308,8 @@ class Recorder:
             with _quiet_end():
                 receiver = await pc.accept_track()
                 await self.record(receiver, status)
+            with trio.move_on_after(5):  # let the last status line out (best effort)
+                await status.open.wait()
             nursery.cancel_scope.cancel()
 
     async def record(self, receiver: Any, status: StatusChannel) -> None:
