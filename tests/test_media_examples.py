@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -351,3 +352,35 @@ def test_ivf_source_paces_frames_and_refuses_other_codecs(tmp_path: Path) -> Non
     other.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="not VP8"):
         send_file.IvfSource(other)
+
+
+@needs_av
+async def test_play_sends_rtp_timestamps_at_the_files_pace(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The send example's loop, between two trio_webrtc peers in memory (virtual time):
+    every frame arrives with its IVF time in the 90 kHz clock, rising across loops, and
+    is sent no earlier than that time."""
+    from trio_webrtc import PeerConnection, connect_pair
+    from trio_webrtc.testing import MemoryNetwork
+
+    path = tmp_path / "pattern.ivf"
+    make_video(path, "ivf", "libvpx", 10)
+    source = send_file.IvfSource(path)
+    net = MemoryNetwork(seed=3)
+    async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:
+        sender = a.add_track("video", codecs=[record.vp8_codec()], direction="sendonly")
+        b.add_track("video", direction="recvonly")
+        await connect_pair(a, b)
+        receiver = await b.accept_track()
+        received: list[tuple[int, bool, float]] = []
+        async with trio.open_nursery() as nursery:
+            start = trio.current_time()
+            nursery.start_soon(send_file.play, sender, source, 2, record.StatusChannel())
+            async for frame in receiver:
+                received.append((frame.timestamp, frame.keyframe, trio.current_time() - start))
+                if len(received) == 20:
+                    break
+    assert [timestamp for timestamp, _, _ in received] == [i * 3000 for i in range(20)]
+    assert received[0][1] and received[10][1]  # each loop starts on the file's keyframe
+    assert all(arrival >= i / 30 for i, (_, _, arrival) in enumerate(received))
