@@ -380,3 +380,54 @@ def test_gap_filling_is_bounded_against_a_peer_that_ignores_our_window() -> None
     used = inbound.held + inbound.unconsumed
     assert 3 * window < used <= 4 * window + 1024
     assert inbound.dropped_for_window == 400 - used // 1024
+
+
+class Rfc4960Sender(MaxBurstSender):
+    """A sender with RFC 4960 §6.1 rule D as usrsctp applies it by default: before each
+    transmission ``cwnd = min(cwnd, flight + Max.Burst)`` (in packets), then slow start
+    by at most one packet per SACK (RFC 4960 §7.2.1) up to ``cap``. A SACK that
+    acknowledges more than Max.Burst packets therefore shrinks its window for good."""
+
+    def __init__(self, tag: int, *, burst: int = 4, cap: int = 256) -> None:
+        super().__init__(tag, burst=burst, cap=cap)
+        self.cwnd = 10  # libdatachannel's initial cwnd
+        self.cwnd_trace: list[int] = []
+        self.widest_sack = 0  # the most new packets one SACK acknowledged
+
+    def receive_datagram(self, data: bytes, now: float) -> None:
+        for chunk in c.parse_packet(data).chunks:
+            if isinstance(chunk, c.SackChunk):
+                self.sacks += 1
+                if chunk.cum_tsn > self.acked:
+                    self.widest_sack = max(self.widest_sack, chunk.cum_tsn - self.acked)
+                    self.acked = chunk.cum_tsn
+                    self.cwnd = min(self.cap, self.cwnd + 1)
+
+    def datagrams_to_send(self, now: float) -> list[bytes]:
+        flight = self.next_tsn - self.acked - 1
+        self.cwnd = min(self.cwnd, flight + self.burst)  # RFC 4960 §6.1 D
+        self.cwnd_trace.append(self.cwnd)
+        out = []
+        while self.next_tsn - self.acked - 1 < self.cwnd:
+            out.append(_pkt(self.tag, _data(self.next_tsn, self.size)))
+            self.next_tsn += 1
+        self.data_packets += len(out)
+        return out
+
+
+@pytest.mark.parametrize("period", [0.003, 0.006])
+def test_long_receive_bursts_never_shrink_an_rfc4960_max_burst_window(period: float) -> None:
+    # A receiver that falls behind reads long bursts. SACKs thinned to one per 8 or 16
+    # packets made a usrsctp sender (libdatachannel) clamp its cwnd to flight + 4 at each
+    # one: the slow mode of libdatachannel -> trio_webrtc on `far`. No SACK may cover
+    # more than Max.Burst (4) new packets on such a path.
+    peer = RawPeer()
+    sender = Rfc4960Sender(peer.tag)
+    receiver = BurstyReceiver(peer, period)
+    link = VirtualLink(sender, receiver, PathProfile.named("wan"), seed=1)
+    link.run(lambda: link.now >= 2.0, timeout=3)
+    assert max(receiver.bursts) > 16  # long bursts happened (thinned before)
+    assert sender.widest_sack <= 4
+    assert sender.cwnd_trace[-1] == 256  # the window grew to the sender's cap
+    mbit = peer.delivered * 8 / 2.0 / 1e6
+    assert mbit > 25  # 16.9 (3 ms) and 4.1 (6 ms) with thinned SACKs; 33.0 and 30.5 now

@@ -19,15 +19,18 @@ SACKs, each its own packet (a Max.Burst sender releases 4 packets per 2 acknowle
 grows as in slow start), and a lost SACK is covered by the next instead of costing the
 sender a retransmission timeout.
 
-Long bursts are thinned: at most :data:`MAX_QUEUED_SACKS` (8) are held; when that many
-are, every second one is dropped and the rest of the burst is acknowledged every 4, 8, ...
-packets, so a burst gets 5 to 9 SACKs spread over it. Bursts that long only happen when
-the receiver falls behind (on a 100 Mbit/s path a 1 ms wakeup reads ~10 packets), where
-one SACK per second packet would cost it and the sender CPU for nothing: in memory, 16
-MiB between two peer connections took 0.59-0.63 s of CPU with one SACK per burst (128
-SACKs), 0.86-0.88 s with one per second packet (7,433) and 0.59-0.63 s thinned (876). A
-Max.Burst sender still gets 20 or more packets released per receiver wakeup, and a lost
-SACK still never costs it a timeout.
+Long bursts are thinned only on a LAN (below). There at most :data:`MAX_QUEUED_SACKS`
+(8) are held; when that many are, every second one is dropped and the rest of the burst
+is acknowledged every 4, 8, ... packets, so a burst gets 5 to 9 SACKs spread over it
+(in memory, 16 MiB between two peer connections took 0.59-0.63 s of CPU with one SACK
+per burst, 0.86-0.88 s with one per second packet and 0.59-0.63 s thinned). On longer
+paths every second packet keeps its SACK up to :data:`MAX_QUEUED_SACKS_PATH` (128, a
+256-packet burst; the trio driver reads at most 512 datagrams per wakeup): a sender
+that follows RFC 4960 §6.1 rule D, as usrsctp does by default (libdatachannel,
+Firefox), sets ``cwnd = flight + Max.Burst`` before each transmission, so every SACK
+that acknowledges more than 4 new packets shrinks its window for good. Thinned SACKs
+(8 or 16 packets each) when our receiver fell behind were the slow mode of
+libdatachannel -> trio_webrtc on ``far``: the rate decayed to 1-2 Mbit/s with no loss.
 
 On a LAN, a burst's first SACK and its last (:func:`coalesce_in_burst`). A sender
 limited per SACK gets m packets per SACK whatever the path, so its rate is m times our
@@ -73,6 +76,7 @@ __all__ = [
     "COALESCE_RTT",
     "DELAYED_ACK",
     "MAX_QUEUED_SACKS",
+    "MAX_QUEUED_SACKS_PATH",
     "coalesce_in_burst",
     "window_update_due",
 ]
@@ -81,8 +85,12 @@ DELAYED_ACK = 0.04
 """Seconds a SACK for a lone DATA packet may wait (RFC 9260 §6.2: at most 200 ms)."""
 
 MAX_QUEUED_SACKS = 8
-"""SACKs frozen within one receive burst; when full, every second one is dropped and the
-rest of the burst gets a SACK per twice as many packets (see the module doc)."""
+"""SACKs frozen within one receive burst on a LAN; when full, every second one is dropped
+and the rest of the burst gets a SACK per twice as many packets (see the module doc)."""
+
+MAX_QUEUED_SACKS_PATH = 128
+"""The same bound on longer paths, where thinning would shrink an RFC 4960 sender's
+window (module doc)."""
 
 COALESCE_RTT = 0.005
 """On a path whose least measured round trip is below this (a LAN), a receive burst is

@@ -27,6 +27,7 @@ from .acks import (
     COALESCE_RTT,
     DELAYED_ACK,
     MAX_QUEUED_SACKS,
+    MAX_QUEUED_SACKS_PATH,
     coalesce_in_burst,
     window_update_due,
 )
@@ -693,7 +694,9 @@ class SctpAssociation(Handshake):
         """A SACK is due and unsent while more DATA arrives (a receive burst): build it
         now, as of the packets before, to leave in a packet of its own (acks.py)."""
         queue = self._sack_queue
-        if len(queue) >= MAX_QUEUED_SACKS:  # a long burst: keep every second one
+        if len(queue) >= MAX_QUEUED_SACKS and (
+            len(queue) >= MAX_QUEUED_SACKS_PATH or self._lan or self._on_lan()
+        ):  # a long burst: keep every second one
             del queue[::2]
             self._sack_every *= 2
         queue.append(inbound.build_sack(self._mtu - 12))
