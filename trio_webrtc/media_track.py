@@ -160,14 +160,20 @@ class MediaReceiver(_Track):
         self._frames: deque[Frame] = deque()
         self._packets: deque[RtpPacket] = deque()
         self._raw = False
+        self._keyframe_asked = False
         self.frames_dropped = 0
 
     def _deliver(self, event: MediaFrame) -> None:
         frame = event.frame
+        if frame.keyframe:
+            self._keyframe_asked = False
         if len(self._frames) >= self.max_frames:
             self._frames.popleft()
             self.frames_dropped += 1
-            if self.kind == "video":
+            if self.kind == "video" and not self._keyframe_asked:
+                # Once until a keyframe comes (the jitter buffer repeats the request
+                # every keyframe_interval meanwhile): not a PLI per dropped frame.
+                self._keyframe_asked = True
                 self.request_keyframe()
         self._frames.append(
             Frame(frame.data, frame.timestamp, frame.keyframe, event.codec, frame.ssrc)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from typing import Any
 
 from trio_webrtc import PeerConnection, connect_pair
 from trio_webrtc.media_track import MediaReceiver, MediaSender
+from trio_webrtc.testing import MemoryNetwork
 
 
 def vp8_frame(index: int, *, key: bool, size: int = 3000) -> bytes:
@@ -33,3 +36,27 @@ async def media_pair(
         receiver = await b.accept_track()
         receivers[receiver.kind] = receiver
     return senders, receivers
+
+
+def rtp_header(datagram: bytes) -> tuple[int, int, int] | None:
+    """(payload type, sequence number, SSRC) of an SRTP datagram (the RTP header stays in
+    the clear, RFC 3711 §3.1), or None for anything else (STUN, DTLS, SRTCP)."""
+    if len(datagram) < 12 or not 128 <= datagram[0] <= 191 or 192 <= datagram[1] <= 223:
+        return None
+    seq = int.from_bytes(datagram[2:4], "big")
+    return datagram[1] & 0x7F, seq, int.from_bytes(datagram[8:12], "big")
+
+
+class FilteredNetwork(MemoryNetwork):
+    """A :class:`MemoryNetwork` that also drops the datagrams ``drop`` selects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.drop: Callable[[bytes], bool] | None = None
+        self.filtered = 0
+
+    def _transmit(self, source: tuple[str, int], target: tuple[str, int], data: bytes) -> None:
+        if self.drop is not None and self.drop(data):
+            self.filtered += 1
+            return
+        super()._transmit(source, target, data)

@@ -135,6 +135,7 @@ class MediaStreamStats:
     plis_sent: int = 0
     nacks_received: int = 0
     plis_received: int = 0
+    frames_sent: int = 0
 
 
 def payload_format(codec: Codec) -> PayloadFormat:
@@ -186,6 +187,7 @@ class _Section:
         self.send_codec: Codec | None = None
         self.nacks_received = 0
         self.plis_received = 0
+        self.frames_sent = 0
         self.extensions: tuple[tuple[int, bytes], ...] = ()
         if media.mid_extension_id is not None:
             self.extensions = ((media.mid_extension_id, media.mid.encode()),)
@@ -316,6 +318,7 @@ class MediaEngine:
         packets = stream.packetize(data, timestamp, marker=marker, extensions=section.extensions)
         for packet in packets:
             self._send_rtp(stream, packet, now)
+        section.frames_sent += 1
         return len(packets)
 
     def send_rtp(self, mid: str, packet: RtpPacket, now: float) -> None:
@@ -592,6 +595,7 @@ class MediaEngine:
                         outbound=section.send.stats(),
                         nacks_received=section.nacks_received,
                         plis_received=section.plis_received,
+                        frames_sent=section.frames_sent,
                     )
                 )
             for receiver in section.receivers.values():
