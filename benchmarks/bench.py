@@ -152,7 +152,7 @@ def median(records: list[dict[str, Any]], stack: str, workload: str, metric: str
 def _fmt(value: float | None) -> str:
     if value is None:
         return "-"
-    if value >= 1000:
+    if value >= 1000 or (value >= 10 and float(value).is_integer()):
         return f"{value:,.0f}"
     return f"{value:.3g}" if value < 10 else f"{value:.1f}"
 
@@ -279,6 +279,11 @@ def run_scale(
             return records
     command = [sys.executable, os.path.join(HERE, "many_connections.py"), workload,
                "--stack", stack]  # fmt: skip
+    if workload == "server":
+        # The same load generator for either server: libdatachannel clients (cheap: the
+        # protocol work is in C++ threads) when its venv exists, else aiortc's.
+        ldc, _ = ldc_python(make=False)
+        command += ["--client-stack", "ldc" if ldc else "aiortc"]
     if quick:
         command.append("--quick")
     try:
@@ -303,9 +308,10 @@ def summarize_scale(records: list[dict[str, Any]]) -> str:
     for workload, metrics in (
         ("many", [("connections", "connections"), ("rss_kb_per_conn", "RSS KB/conn"),
                   ("idle_cpu_us_per_conn_s", "idle CPU us/s per conn")]),
-        ("server", [("clients", "clients"), ("msgs_per_s", "msgs/s received"),
-                    ("server_cpu_percent", "server CPU %"),
-                    ("server_cpu_us_per_msg", "server CPU us/msg")]),
+        ("server", [("clients", "clients"), ("offered_msgs_per_s", "msgs/s offered"),
+                    ("msgs_per_s", "received"), ("server_cpu_percent", "server CPU %"),
+                    ("server_cpu_us_per_msg", "server CPU us/msg"),
+                    ("clients_cpu_percent", "client processes' CPU %")]),
     ):  # fmt: skip
         stacks = [by_name[r["stack"]] for r in records if r.get("workload") == workload]
         for stack in dict.fromkeys(stacks):
@@ -324,6 +330,15 @@ def summarize_scale(records: list[dict[str, Any]]) -> str:
                     if value is not None:
                         label = f"{label} (unverified)"  # noqa: PLW2901
                 figures.append(f"{label} {_fmt(value)}")
+            runs = [
+                r
+                for r in records
+                if r.get("stack") == NAMES[stack] and r.get("workload") == workload
+            ]
+            if workload == "server":
+                held = sum(1 for r in runs if r.get("sustained"))
+                figures.append(f"sustained the offered rate in {held} of {len(runs)} run(s)")
+                figures.append(f"clients: {runs[-1].get('client_stack', '?')}")
             lines.append(f"{workload:<8} {NAMES[stack]:<16} " + ", ".join(figures))
     return "\n".join(lines)
 

@@ -10,11 +10,15 @@ each other over 127.0.0.1), one open channel each (a ping crosses it); then the 
 sleeps ``--idle`` seconds. Reports RSS per connection (resident set after minus before,
 ``/proc/self/statm``) and idle CPU per connection (process CPU over the idle period).
 
-``server``: this process is the server; it starts a client process (``clients``) and
-they signal over its stdin/stdout (JSON lines, complete descriptions with their
+``server``: this process is the server; it starts ``--client-procs`` client processes
+(``clients``, default 4, the clients spread over them; ``--client-stack``, default
+libdatachannel, the same clients for either server, cheap enough not to be the limit)
+and they signal over their stdin/stdout (JSON lines, complete descriptions with their
 candidates). Each client opens one channel and sends ``--rate`` messages of 100 bytes a
-second; the server checks every message (per-client sequence numbers) and reports its
-own process CPU over ``--seconds`` of that load, and the message rate it received.
+second; the server checks every message (per-client sequence numbers) and
+reports its own process CPU over ``--seconds`` of that load, the message rate it
+received (``sustained`` if at least 95 % of the offered rate arrived) and the client
+processes' CPU over the same period.
 
 ``--stack trio`` is trio_webrtc's Trio face, ``aiortc`` is aiortc (host discovery patched
 to 127.0.0.1). Prints one JSON line per run (``common.result``). Loopback only.
@@ -36,7 +40,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common import emit
 
 CONFIG: dict[str, Any] = {"bindAddress": "127.0.0.1", "iceServers": []}
-NAMES = {"trio": "trio_webrtc", "aiortc": "aiortc"}
+NAMES = {"trio": "trio_webrtc", "aiortc": "aiortc", "ldc": "libdatachannel"}
 SIZE = 100
 
 
@@ -45,6 +49,37 @@ def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         pages = int(statm.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of another process so far (``/proc/PID/stat``)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client_groups(clients: int, procs: int) -> list[tuple[int, int]]:
+    """(first client id, count) for each client process."""
+    procs = max(1, min(procs, clients))
+    base, extra = divmod(clients, procs)
+    groups, first = [], 0
+    for index in range(procs):
+        count = base + (1 if index < extra else 0)
+        groups.append((first, count))
+        first += count
+    return groups
+
+
+LDC_PYTHON = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv313", "bin", "python")
+
+
+def client_argv(stack: str, first: int, count: int, rate: float) -> list[str]:
+    python = LDC_PYTHON if stack == "ldc" else sys.executable
+    return [python, __file__, "clients", "--stack", stack, "--first", str(first),
+            "--clients", str(count), "--rate", str(rate)]  # fmt: skip
 
 
 def message(seq: int) -> bytes:
@@ -67,6 +102,11 @@ class Checker:
             raise AssertionError(f"client {client}: message {seq} where {expected} was due")
         self.next[client] = seq + 1
         self.count += 1
+
+    def spread(self, before: dict[int, int], clients: int) -> list[int]:
+        """Messages per client since ``before``: min, median, max."""
+        counts = sorted(self.next.get(c, 0) - before.get(c, 0) for c in range(clients))
+        return [counts[0], counts[len(counts) // 2], counts[-1]]
 
 
 # ---------------------------------------------------------------------------- trio
@@ -114,26 +154,33 @@ def trio_many(count: int, idle: float) -> dict[str, Any]:
     return trio.run(main)
 
 
-def trio_server(clients: int, rate: float, seconds: float) -> dict[str, Any]:
+def trio_server(
+    clients: int, rate: float, seconds: float, procs: int, client_stack: str
+) -> dict[str, Any]:
     import trio
 
     from trio_webrtc import PeerConnection
 
     async def main() -> dict[str, Any]:
         checker = Checker()
-        argv = [sys.executable, __file__, "clients", "--stack", "trio"]
-        argv += ["--clients", str(clients), "--rate", str(rate)]
         async with trio.open_nursery() as nursery:
-            process = await nursery.start(
-                lambda task_status: trio.run_process(
-                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, task_status=task_status
+            processes = []
+            for first, count in client_groups(clients, procs):
+                argv = client_argv(client_stack, first, count, rate)
+                processes.append(
+                    await nursery.start(
+                        lambda task_status, argv=argv: trio.run_process(
+                            argv,
+                            stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE,
+                            task_status=task_status,
+                        )
+                    )
                 )
-            )
-            assert process.stdin is not None and process.stdout is not None
-            stdin, stdout = process.stdin, process.stdout
+            owner: dict[int, Any] = {}
+            locks = {id(process): trio.Lock() for process in processes}
             connected = 0
             all_connected = trio.Event()
-            lock = trio.Lock()
 
             async def serve(client: int, offer: str) -> None:
                 nonlocal connected
@@ -143,8 +190,9 @@ def trio_server(clients: int, rate: float, seconds: float) -> dict[str, Any]:
                         pass
                     del answer
                     line = {"client": client, "answer": pc.local_description}
-                    async with lock:
-                        await stdin.send_all(json.dumps(line).encode() + b"\n")
+                    process = owner[client]
+                    async with locks[id(process)]:
+                        await process.stdin.send_all(json.dumps(line).encode() + b"\n")
                     channel = await pc.accept_channel()
                     connected += 1
                     if connected == clients:
@@ -152,33 +200,43 @@ def trio_server(clients: int, rate: float, seconds: float) -> dict[str, Any]:
                     while True:
                         checker.check(client, await channel.receive())
 
-            async def signaling() -> None:
+            async def signaling(process: Any) -> None:
                 buffer = b""
                 while True:
-                    chunk = await stdout.receive_some(65536)
+                    chunk = await process.stdout.receive_some(65536)
                     if not chunk:
                         return
                     buffer += chunk
                     *lines, buffer = buffer.split(b"\n")
                     for raw in lines:
                         item = json.loads(raw)
+                        owner[item["client"]] = process
                         nursery.start_soon(serve, item["client"], item["offer"])
 
-            nursery.start_soon(signaling)
+            for process in processes:
+                nursery.start_soon(signaling, process)
             await all_connected.wait()
             await trio.sleep(1.0)  # every client sending at its rate
+            pids = [process.pid for process in processes]
+            clients0 = sum(map(process_cpu_s, pids))
             count0, cpu0, wall0 = checker.count, time.process_time(), time.perf_counter()
+            per_client0 = dict(checker.next)
             await trio.sleep(seconds)
+            spread = checker.spread(per_client0, clients)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            clients_cpu = sum(map(process_cpu_s, pids)) - clients0
             received = checker.count - count0
             nursery.cancel_scope.cancel()
-            process.kill()
-        return server_record("trio", clients, rate, cpu, wall, received)
+            for process in processes:
+                process.kill()
+        return server_record(
+            "trio", clients, rate, cpu, wall, received, clients_cpu, len(pids), spread, client_stack
+        )
 
     return trio.run(main)
 
 
-def trio_clients(clients: int, rate: float) -> None:
+def trio_clients(first: int, clients: int, rate: float) -> None:
     import trio
 
     from trio_webrtc import PeerConnection
@@ -226,7 +284,7 @@ def trio_clients(clients: int, rate: float) -> None:
                         answers[item["client"]].send_nowait(item["answer"])
 
             nursery.start_soon(signaling)
-            for index in range(clients):
+            for index in range(first, first + clients):
                 nursery.start_soon(client, index)
                 await trio.sleep(0.002)
 
@@ -291,7 +349,9 @@ def aiortc_many(count: int, idle: float) -> dict[str, Any]:
     return asyncio.run(main())
 
 
-def aiortc_server(clients: int, rate: float, seconds: float) -> dict[str, Any]:
+def aiortc_server(
+    clients: int, rate: float, seconds: float, procs: int, client_stack: str
+) -> dict[str, Any]:
     import asyncio
 
     aiortc = aiortc_imports()
@@ -300,13 +360,15 @@ def aiortc_server(clients: int, rate: float, seconds: float) -> dict[str, Any]:
         checker = Checker()
         connected = 0
         all_connected = asyncio.Event()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "clients", "--stack", "aiortc",
-            "--clients", str(clients), "--rate", str(rate),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        )  # fmt: skip
-        assert process.stdin is not None and process.stdout is not None
-        stdin = process.stdin
+        processes = [
+            await asyncio.create_subprocess_exec(
+                *client_argv(client_stack, first, count, rate),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            for first, count in client_groups(clients, procs)
+        ]
+        owner: dict[int, Any] = {}
         pcs: list[Any] = []
 
         async def serve(client: int, offer: str) -> None:
@@ -324,37 +386,50 @@ def aiortc_server(clients: int, rate: float, seconds: float) -> dict[str, Any]:
             await pc.setRemoteDescription(aiortc.RTCSessionDescription(offer, "offer"))
             await pc.setLocalDescription(await pc.createAnswer())
             line = {"client": client, "answer": pc.localDescription.sdp}
-            stdin.write(json.dumps(line).encode() + b"\n")
+            owner[client].stdin.write(json.dumps(line).encode() + b"\n")
 
         tasks = []
-        while not all_connected.is_set():
-            reader = asyncio.ensure_future(process.stdout.readline())
-            waiter = asyncio.ensure_future(all_connected.wait())
-            await asyncio.wait({reader, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            if not reader.done():
-                reader.cancel()
-                break
-            raw = reader.result()
-            if not raw:
-                raise RuntimeError("the client process ended")
-            item = json.loads(raw)
-            tasks.append(asyncio.ensure_future(serve(item["client"], item["offer"])))
+
+        async def signaling(process: Any) -> None:
+            while raw := await process.stdout.readline():
+                item = json.loads(raw)
+                owner[item["client"]] = process
+                tasks.append(asyncio.ensure_future(serve(item["client"], item["offer"])))
+
+        readers = [asyncio.ensure_future(signaling(process)) for process in processes]
+        await all_connected.wait()
         await asyncio.sleep(1.0)
+        pids = [process.pid for process in processes]
+        clients0 = sum(map(process_cpu_s, pids))
         count0, cpu0, wall0 = checker.count, time.process_time(), time.perf_counter()
+        per_client0 = dict(checker.next)
         await asyncio.sleep(seconds)
+        spread = checker.spread(per_client0, clients)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        clients_cpu = sum(map(process_cpu_s, pids)) - clients0
         received = checker.count - count0
-        process.kill()
-        await process.wait()
-        for pc in pcs:
-            await pc.close()
-        return server_record("aiortc", clients, rate, cpu, wall, received)
+        for process in processes:
+            process.kill()
+            await process.wait()
+        for reader in readers:
+            reader.cancel()
+        return server_record(
+            "aiortc",
+            clients,
+            rate,
+            cpu,
+            wall,
+            received,
+            clients_cpu,
+            len(pids),
+            spread,
+            client_stack,
+        )
 
     return asyncio.run(main())
 
 
-def aiortc_clients(clients: int, rate: float) -> None:
+def aiortc_clients(first: int, clients: int, rate: float) -> None:
     import asyncio
 
     aiortc = aiortc_imports()
@@ -393,12 +468,89 @@ def aiortc_clients(clients: int, rate: float) -> None:
                 answers[item["client"]].set_result(item["answer"])
 
         tasks = [asyncio.ensure_future(signaling())]
-        for index in range(clients):
+        for index in range(first, first + clients):
             tasks.append(asyncio.ensure_future(client(index)))
             await asyncio.sleep(0.005)
         await tasks[0]
 
     asyncio.run(main())
+
+
+# ------------------------------------------------------------------ libdatachannel
+
+
+def ldc_clients(first: int, clients: int, rate: float) -> None:
+    """Load-generating clients on libdatachannel (its C++ threads do the protocol work, so
+    the load generator stays cheap): offers go out complete once gathering is done, one
+    thread sends every client's messages on its schedule."""
+    import threading
+
+    import libdatachannel as rtc  # type: ignore[import-not-found]
+
+    out = threading.Lock()
+    answers: dict[int, Any] = {}
+    channels: dict[int, Any] = {}
+    opened: dict[int, threading.Event] = {}
+    keep: list[Any] = []
+
+    def start(index: int) -> None:
+        config = rtc.Configuration()
+        config.bind_address = "127.0.0.1"
+        config.enable_ice_tcp = False
+        config.ice_servers = []
+        pc = rtc.PeerConnection(config)
+        gathered = threading.Event()
+
+        def on_gathering(state: Any) -> None:
+            if state == rtc.PeerConnection.GatheringState.Complete:
+                gathered.set()
+
+        pc.on_gathering_state_change(on_gathering)
+        channel = pc.create_data_channel("load")
+        opened[index] = threading.Event()
+        channel.on_open(opened[index].set)
+        keep.extend((pc, channel))
+        channels[index] = channel
+        answers[index] = pc
+
+        def send_offer() -> None:
+            gathered.wait(30)
+            line = {"client": index, "offer": str(pc.local_description())}
+            with out:
+                sys.stdout.write(json.dumps(line) + "\n")
+                sys.stdout.flush()
+
+        threading.Thread(target=send_offer, daemon=True).start()
+
+    def signaling() -> None:
+        for raw in sys.stdin:
+            if raw.strip():
+                item = json.loads(raw)
+                pc = answers[item["client"]]
+                pc.set_remote_description(rtc.Description(item["answer"], "answer"))
+        os._exit(0)  # the server is gone
+
+    threading.Thread(target=signaling, daemon=True).start()
+    indexes = list(range(first, first + clients))
+    for index in indexes:
+        start(index)
+        time.sleep(0.005)
+    for index in indexes:
+        opened[index].wait(60)
+    # 30 phases per period: client i sends in phase i % 30, every period.
+    phases = 30
+    slot = 1 / rate / phases
+    seqs = dict.fromkeys(indexes, 0)
+    by_phase = [[i for i in indexes if i % phases == p] for p in range(phases)]
+    step, started = 0, time.perf_counter()
+    while True:
+        due = int((time.perf_counter() - started) / slot)
+        while step <= due:
+            for index in by_phase[step % phases]:
+                channels[index].send(message(seqs[index]))
+                seqs[index] += 1
+            step += 1
+        time.sleep(max(0.0, started + step * slot - time.perf_counter()))
 
 
 # -------------------------------------------------------------------------- records
@@ -423,14 +575,25 @@ def many_record(  # noqa: PLR0917
 
 
 def server_record(  # noqa: PLR0917
-    stack: str, clients: int, rate: float, cpu: float, wall: float, received: int
+    stack: str,
+    clients: int,
+    rate: float,
+    cpu: float,
+    wall: float,
+    received: int,
+    clients_cpu: float,
+    procs: int,
+    spread: list[int],
+    client_stack: str,
 ) -> dict[str, Any]:
     offered = clients * rate
     return {
         "stack": NAMES[stack],
         "workload": "server",
-        # Sustained: at least 95 % of the offered rate arrived, all of it checked.
-        "verified": received >= 0.95 * offered * wall,
+        # Every message was checked (complete, in order) as it arrived; sustained: at least
+        # 95 % of the offered rate arrived in the measured period.
+        "verified": True,
+        "sustained": received >= 0.95 * offered * wall,
         "clients": clients,
         "rate_per_client": rate,
         "seconds": round(wall, 2),
@@ -439,6 +602,12 @@ def server_record(  # noqa: PLR0917
         "server_cpu_s": round(cpu, 3),
         "server_cpu_percent": round(cpu / wall * 100, 1),
         "server_cpu_us_per_msg": round(cpu / max(received, 1) * 1e6, 1),
+        # The client processes' CPU over the same period (near procs x 100 %: they, not
+        # the server, would be the limit).
+        "client_stack": NAMES[client_stack],
+        "client_processes": procs,
+        "clients_cpu_percent": round(clients_cpu / wall * 100, 1),
+        "per_client_min_median_max": spread,
     }
 
 
@@ -453,20 +622,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=200, help="server: clients")
     parser.add_argument("--rate", type=float, default=30.0, help="server: msgs/s per client")
     parser.add_argument("--seconds", type=float, default=10.0, help="server: measured seconds")
+    parser.add_argument(
+        "--client-procs", type=int, default=4, help="server: client processes (clients spread)"
+    )
+    parser.add_argument(
+        "--client-stack",
+        choices=tuple(NAMES),
+        default="ldc",
+        help="server: the clients' stack, the same load for either server (default ldc:\n"
+        "libdatachannel, whose C++ threads keep the load generator cheap; needs\n"
+        "benchmarks/.venv313, which bench.py makes)",
+    )
+    parser.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--quick", action="store_true", help="20 connections, 10 clients, 1 s")
     args = parser.parse_args()
     if args.quick:
         args.count, args.idle = min(args.count, 20), min(args.idle, 1.0)
         args.clients, args.seconds = min(args.clients, 10), min(args.seconds, 1.0)
     if args.workload == "clients":
-        (trio_clients if args.stack == "trio" else aiortc_clients)(args.clients, args.rate)
+        clients = {"trio": trio_clients, "aiortc": aiortc_clients, "ldc": ldc_clients}
+        clients[args.stack](args.first, args.clients, args.rate)
         return
+    if args.stack == "ldc":
+        parser.error("--stack ldc is for clients only (many and server: trio or aiortc)")
     if args.workload == "many":
         run = trio_many if args.stack == "trio" else aiortc_many
         emit(run(args.count, args.idle))
     else:
         serve = trio_server if args.stack == "trio" else aiortc_server
-        emit(serve(args.clients, args.rate, args.seconds))
+        emit(serve(args.clients, args.rate, args.seconds, args.client_procs, args.client_stack))
     sys.stdout.flush()
     os._exit(0)  # no graceful teardown of hundreds of connections
 
