@@ -102,7 +102,9 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side with aiortc: ``nox -s bench -- --quick`` for a smoke run."""
+    """trio_webrtc (Trio and Godot faces), aiortc and libdatachannel side by side (bench.py
+    makes its own Python 3.13 venv for libdatachannel): ``nox -s bench -- --quick`` for a
+    smoke run, ``nox -s bench -- --all`` adds many connections and the 200-client server."""
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench.py", *session.posargs)
 
