@@ -21,7 +21,9 @@ least measured round trip after its latest transmission was an earlier copy (RFC
 an immediate SACK for a flight's last chunk, which is what a tail probe buys TCP.
 
 Max.Burst (§6.1 D): each transmission opportunity may send, beyond the bytes acknowledged
-by the SACKs since the previous one, at most :data:`MAX_BURST` packets of new DATA, so a
+by the SACKs since the previous one, at most :data:`MAX_BURST` packets of new DATA per
+such SACK (a driver that reads several SACKs before it sends gets what it would have
+sent after each; slow start needs twice what was acked), so a
 window that opens at once (peer rwnd reopening, cwnd left large while app-limited) is not
 sent at line rate into a shallow queue or a slow receiver's socket buffer.
 
@@ -139,8 +141,10 @@ class Outbound(Abandonment):
         # Max.Burst: bytes of new DATA that may go before the next SACK (see fill).
         self.burst_credit = MAX_BURST * self.max_payload
         self._acked_since_fill = 0
+        self._acking_sacks = 0  # SACKs since the last fill that acknowledged new data
         self._active_at: float | None = None  # last DATA sent or acknowledged
         self.srtt: float | None = None
+        self._cwnd_full = False  # the latest transmission filled cwnd
         #: The least round trip measured (0 until the first sample).
         self.min_rtt = 0.0
         self._rttvar = 0.0
@@ -395,7 +399,7 @@ class Outbound(Abandonment):
         if not self.flight and self.burst_credit < burst:
             self.burst_credit = burst  # nothing in flight: no SACK would bring credit
         limit = min(cwnd, self.flight + self.burst_credit)
-        self._acked_since_fill = 0
+        self._acked_since_fill = self._acking_sacks = 0
         largest = self.max_payload
         queues = self._queues
         events = self._events
@@ -513,6 +517,10 @@ class Outbound(Abandonment):
         if self.flight != started:
             self._active_at = now
             self.burst_credit = max(0, self.burst_credit - (self.flight - started))
+        # Whether this transmission filled cwnd: every SACK until the next one may grow
+        # it (§7.2.1 "fully utilized"), also the later ones of a burst of SACKs read
+        # before we could send again (each sees less in flight than was sent).
+        self._cwnd_full = self.flight + self.mtu >= cwnd
         if self.t3 is None and self.flight:
             self.t3 = now + self.rto
 
@@ -636,12 +644,17 @@ class Outbound(Abandonment):
         if self._recovery_exit is not None and cum >= self._recovery_exit:
             self._recovery_exit = None
         if self._recovery_exit is None and (advanced or (acked_bytes and cc.grows_on_gap_acks())):
-            cc.on_ack(self, acked_bytes, flight_before, now)
+            cc.on_ack(self, acked_bytes, self.cwnd if self._cwnd_full else flight_before, now)
         if self._pending:
             # Max.Burst: what the SACKs since the last transmission opportunity
-            # acknowledged, plus MAX_BURST packets.
+            # acknowledged, plus MAX_BURST packets per SACK that acknowledged anything
+            # (a burst of SACKs read at once allows what they would one by one).
             self._acked_since_fill += acked_bytes
-            self.burst_credit = self._acked_since_fill + MAX_BURST * self.max_payload
+            if acked_bytes:
+                self._acking_sacks += 1
+            self.burst_credit = self._acked_since_fill + MAX_BURST * self.max_payload * max(
+                1, self._acking_sacks
+            )
         else:
             self.burst_credit = MAX_BURST * self.max_payload
         if not self.flight:
@@ -734,6 +747,7 @@ class Outbound(Abandonment):
     # -- T3-rtx (RFC 9260 §6.3.3) --------------------------------------------------------
 
     def on_t3(self, now: float) -> None:
+        self._cwnd_full = False
         self.rto = min(RTO_MAX, self.rto * 2)
         self._backed_off = True
         self.cc.on_timeout(self, now)
