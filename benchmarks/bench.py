@@ -199,6 +199,11 @@ def summarize(
         lines += ["", "| ratio | " + " | ".join(c[2] for c in columns) + " |"]
         lines.append("|---|" + "---:|" * len(columns))
         lines += ratios
+        lines.append("")
+        lines.append(
+            "(ratios of the medians: above 1 is better for MB/s and msgs/s, below 1 for "
+            "setup, RTT and CPU)"
+        )
     extra = []
     for stack in stacks:
         figures = []
