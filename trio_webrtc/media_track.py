@@ -100,22 +100,38 @@ class MediaSender(_Track):
         media = engine.section(self.mid)
         return engine if media is not None and media.sends else None
 
+    def _ended_error(self) -> BaseException | None:
+        """Why this sender can no longer send, or None: ``ClosedResourceError`` after our
+        close, ``BrokenResourceError`` after a failure, the peer's close (as a data
+        channel's send raises) or a negotiation that stopped this track sending."""
+        error = self._connection_error()
+        if error is not None:
+            return error
+        engine = self._pc._core.media
+        if self._pc.connection_state is ConnectionState.CLOSED or (
+            engine is not None and engine.closed
+        ):
+            return trio.BrokenResourceError("the peer closed the connection")
+        if self._ended and self._engine() is None:
+            return trio.BrokenResourceError("the track does not send (rejected or stopped)")
+        return None
+
     async def wait_ready(self) -> None:
         """Wait until frames can be sent: negotiated as sending, DTLS-SRTP keyed.
         Raises like :meth:`send_frame`."""
         while True:
-            error = self._connection_error()
+            error = self._ended_error()
             if error is not None:
                 raise error
             if self._engine() is not None:
                 return
-            if self._pc.connection_state is ConnectionState.CLOSED or self._ended:
-                raise trio.BrokenResourceError("the track does not send (closed or rejected)")
             await self._lot.park()
 
     async def send_frame(self, data: bytes, timestamp: int, *, marker: bool | None = None) -> None:
         """Send one encoded frame (waits for the connection first). ``marker`` marks the
-        first packet of an audio talkspurt (RFC 3551 §4.1); video sets it itself."""
+        first packet of an audio talkspurt (RFC 3551 §4.1); video sets it itself. Raises
+        ``ClosedResourceError`` after our close, ``BrokenResourceError`` once the
+        connection failed or the peer closed it."""
         await self.wait_ready()
         engine = self._engine()
         assert engine is not None and self.mid is not None
@@ -136,7 +152,7 @@ class MediaSender(_Track):
         """Wait until the peer asks for a keyframe (PLI or FIR) on this track."""
         seen = self.keyframe_requests
         while self.keyframe_requests == seen:
-            error = self._connection_error()
+            error = self._ended_error()
             if error is not None:
                 raise error
             await self._lot.park()
@@ -314,6 +330,7 @@ class MediaTracks:
                 sender._ended = sender.mid is not None
                 continue
             sender.mid = negotiated.mid
+            sender._ended = False
             sendable = [c for c in negotiated.codecs if c.payload_type is not None]
             sender.codec = sendable[0] if sendable else None
             sender._wake()

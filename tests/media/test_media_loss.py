@@ -269,3 +269,39 @@ async def test_our_close_closes_receivers_and_senders(
         a.close()
         with pytest.raises(trio.ClosedResourceError):
             await senders["video"].send_frame(vp8_frame(1, key=False), TICKS)
+
+
+async def test_our_sender_breaks_when_the_peer_leaves(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """As a data channel's send after the peer closed: BrokenResourceError, for send_frame
+    and for a task waiting for a keyframe request (it must not wait forever)."""
+    net = MemoryNetwork(seed=9)
+    outcome: list[BaseException] = []
+    async with PeerConnection(network=net) as b, trio.open_nursery() as nursery:
+        a = PeerConnection(network=net)
+        async with a:
+            senders, receivers = await media_pair(b, a, ("video",))  # b sends to a
+            sender = senders["video"]
+            await sender.send_frame(vp8_frame(0, key=True), 0)
+            assert (await receivers["video"].receive()).keyframe
+
+            async def wait_request() -> None:
+                try:
+                    await sender.wait_keyframe_request()
+                except trio.BrokenResourceError as exc:
+                    outcome.append(exc)
+
+            nursery.start_soon(wait_request)
+            await trio.sleep(0.5)
+        with trio.fail_after(30):
+            while b.connection_state.name != "CLOSED":
+                await trio.sleep(0.1)
+        with pytest.raises(trio.BrokenResourceError):
+            await sender.send_frame(vp8_frame(1, key=False), TICKS)
+        with pytest.raises(trio.BrokenResourceError):
+            await sender.wait_ready()
+        with trio.fail_after(30):
+            while not outcome:
+                await trio.sleep(0.1)
+    assert len(outcome) == 1 and isinstance(outcome[0], trio.BrokenResourceError)
