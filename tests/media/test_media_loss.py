@@ -12,6 +12,7 @@ import trio.testing
 
 from trio_webrtc import ConnectionFailedError, PeerConnection
 from trio_webrtc.media_track import MediaSender
+from trio_webrtc.rtp import JitterBuffer, NackRequest, SendStream, Vp8PayloadFormat
 from trio_webrtc.stats import RtpStreamStats
 from trio_webrtc.testing import LinkConditions, MemoryNetwork
 
@@ -71,6 +72,11 @@ async def test_every_frame_arrives_through_nack_rtx_at_5_percent_loss(
         assert outbound.nack_count > 0
         assert outbound.packets_retransmitted > 0
         assert outbound.frames == len(video)
+        # The receive-only side paced its NACKs by their measured round trip (20 ms).
+        engine = b._core.media
+        assert engine is not None
+        (receiver,) = engine._sections[receivers["video"].mid or ""].receivers.values()
+        assert 0.015 < receiver.jitter.rtt < 0.05
 
 
 async def test_lost_keyframe_is_recovered_by_pli(
@@ -305,3 +311,25 @@ async def test_our_sender_breaks_when_the_peer_leaves(
             while not outcome:
                 await trio.sleep(0.1)
     assert len(outcome) == 1 and isinstance(outcome[0], trio.BrokenResourceError)
+
+
+def test_a_receive_only_jitter_buffer_paces_nacks_by_their_round_trip() -> None:
+    """No RTCP round trip for a stream we only receive: the time from a NACK to the packet
+    it brought back sets the retry interval (instead of a fixed 100 ms), until RTCP
+    gives one."""
+    stream = SendStream(0x1234, 96, Vp8PayloadFormat(), sequence_number=100)
+    packets = [stream.packetize(vp8_frame(i, key=i == 0, size=200), i * TICKS)[0] for i in range(6)]
+    jitter = JitterBuffer(Vp8PayloadFormat())
+    assert jitter.rtt == 0.1
+    jitter.receive(packets[0], 0.0)
+    jitter.receive(packets[2], 0.0)  # 1 is missing: NACKed at once
+    events = [jitter.next_event() for _ in range(2)]
+    assert any(isinstance(e, NackRequest) and e.sequence_numbers == (101,) for e in events)
+    jitter.receive(packets[1], 0.03)  # the retransmission, 30 ms later
+    assert jitter.rtt == pytest.approx(0.03)
+    jitter.receive(packets[4], 1.0)  # 3 is missing: NACKed at 1.0, again at 1.03
+    assert jitter.get_timer() == pytest.approx(1.03)
+    jitter.set_rtt(0.2)  # RTCP's measurement wins from now on
+    jitter.handle_timer(1.03)
+    jitter.receive(packets[3], 1.05)  # NACKed twice: no sample either way (Karn)
+    assert jitter.rtt == 0.2

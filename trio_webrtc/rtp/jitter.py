@@ -30,7 +30,10 @@ Policy (every number is a constructor argument):
   restarted its sequence and the buffer starts over).
 * **NACK:** each hole is NACKed when seen (plus ``nack_delay``), then again every
   ``max(rtt, 20 ms)`` up to ``max_nack_retries`` times while it is still worth having;
-  holes in one pass go out in one :class:`~.events.NackRequest`. Off by default for audio.
+  holes in one pass go out in one :class:`~.events.NackRequest`. ``rtt`` is the
+  constructor's, else 100 ms followed by the time from a NACK to the arrival of a packet
+  NACKed once (smoothed by 1/8), until :meth:`set_rtt` gives one (from RTCP). Off by
+  default for audio.
 * **PLI (video only):** after a skip or a buffer overflow, decoding needs a keyframe:
   delta frames are dropped (not delivered) until one arrives, and a
   :class:`~.events.KeyframeRequest` is reported at once and again every
@@ -55,6 +58,7 @@ __all__ = ["JitterBuffer", "JitterStats"]
 logger = logging.getLogger("trio_webrtc.rtp")
 
 _MIN_NACK_INTERVAL = 0.02
+_DEFAULT_RTT = 0.1
 _MAX_CONTROL_EVENTS = 64
 
 
@@ -83,12 +87,13 @@ class _Slot:
 
 
 class _Hole:
-    __slots__ = ("detected", "next_send", "retries")
+    __slots__ = ("detected", "next_send", "retries", "sent_at")
 
     def __init__(self, detected: float, next_send: float) -> None:
         self.detected = detected
         self.next_send = next_send
         self.retries = 0
+        self.sent_at = 0.0  # when the last NACK for it went out
 
 
 class JitterBuffer:
@@ -104,7 +109,7 @@ class JitterBuffer:
         nack_delay: float = 0.0,
         max_nack_retries: int = 10,
         max_nack_list: int = 256,
-        rtt: float = 0.1,
+        rtt: float | None = None,
         keyframe_interval: float = 0.5,
         max_pending_frames: int = 64,
         log_prefix: str = "",
@@ -120,7 +125,11 @@ class JitterBuffer:
         self.nack_delay = nack_delay
         self.max_nack_retries = max_nack_retries
         self.max_nack_list = min(max_nack_list, max_packets)
-        self.rtt = rtt
+        # A given RTT is kept until set_rtt(); unknown, it starts at 100 ms and follows
+        # the NACKs' round trips.
+        self.rtt = _DEFAULT_RTT if rtt is None else rtt
+        self._rtt_from_reports = rtt is not None
+        self._rtt_samples = 0
         self.keyframe_interval = keyframe_interval
         self.max_pending_frames = max(1, max_pending_frames)
         self._prefix = log_prefix
@@ -197,8 +206,10 @@ class JitterBuffer:
             else:
                 for missing in range(highest + 1, ext):
                     self._holes[missing] = _Hole(now, now + self.nack_delay)
-        elif self._holes.pop(ext, None) is not None:
+        elif (hole := self._holes.pop(ext, None)) is not None:
             self._recovered += 1
+            if hole.retries == 1 and not self._rtt_from_reports:
+                self._rtt_sample(now - hole.sent_at)
         self._packets[ext] = _Slot(packet, now)
         if len(self._packets) > self.max_packets:
             lowest = min(self._packets)
@@ -224,8 +235,22 @@ class JitterBuffer:
             self._want_keyframe(now, "requested by the application", force=True)
 
     def set_rtt(self, rtt: float) -> None:
-        """The round-trip time to the sender (from RTCP), pacing NACK retries."""
+        """The round-trip time to the sender (from RTCP), pacing NACK retries. Once
+        given, it replaces the estimate from NACKed packets."""
         self.rtt = max(0.0, rtt)
+        self._rtt_from_reports = True
+
+    def _rtt_sample(self, sample: float) -> None:
+        """A packet NACKed once arrived ``sample`` s after the NACK: a round trip (Karn's
+        rule: only holes NACKed once). A receive-only stream learns no RTT from RTCP
+        (our RRs let the sender measure it, not us), so this paces its retries."""
+        if sample <= 0:
+            return
+        if self._rtt_samples == 0:
+            self.rtt = sample
+        else:
+            self.rtt += (sample - self.rtt) / 8  # smoothed as RFC 6298 §2 does
+        self._rtt_samples += 1
 
     # -- outputs ------------------------------------------------------------------------
 
@@ -458,6 +483,7 @@ class JitterBuffer:
             if hole.retries < self.max_nack_retries and hole.next_send <= now:
                 hole.retries += 1
                 hole.next_send = now + interval
+                hole.sent_at = now
                 batch.append(ext & 0xFFFF)
         if batch:
             self._nacked += len(batch)
