@@ -14,7 +14,7 @@ Signaling is JSON lines, non-trickle (candidates in the SDP): it writes ``{"type
 "video_times": [arrival time of each decoded video frame, monotonic seconds] (with
 ``--times``), "keyframe_requests": ...}``; ``{"type": "bye"}`` ends it. ``--send none``
 makes it receive only (it still answers/offers both kinds); ``--receive none`` the
-opposite.
+opposite; ``--video-only`` leaves audio out.
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ class Peer:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.counts = {"video": 0, "audio": 0}
         self.video_times: list[float] = []
+        self.pattern = PatternTrack(args.fps)
         self.tasks: list[asyncio.Task[None]] = []
 
         @self.pc.on("connectionstatechange")
@@ -177,12 +178,14 @@ class Peer:
                 self.video_times.append(time.monotonic())
 
     def add_tracks(self) -> None:
+        kinds = ("video",) if self.args.video_only else ("audio", "video")
         if self.args.send == "none":
-            for kind in ("audio", "video"):
+            for kind in kinds:
                 self.pc.addTransceiver(kind, direction="recvonly")
             return
-        self.pc.addTrack(ToneTrack())
-        self.pc.addTrack(PatternTrack(self.args.fps))
+        if "audio" in kinds:
+            self.pc.addTrack(ToneTrack())
+        self.pc.addTrack(self.pattern)
 
     async def send_description(self) -> None:
         description = self.pc.localDescription
@@ -203,6 +206,7 @@ class Peer:
             "audio": self.counts["audio"],
             "video_times": self.video_times if self.args.times else [],
             "keyframe_requests": KEYFRAME_REQUESTS[0],
+            "video_sent": self.pattern.count,
         }
 
     async def handle(self, message: dict[str, Any]) -> None:
@@ -231,6 +235,7 @@ async def main() -> None:
     parser.add_argument("--send", choices=("both", "none"), default="both")
     parser.add_argument("--receive", choices=("both", "none"), default="both")
     parser.add_argument("--times", action="store_true", help="report video frame times")
+    parser.add_argument("--video-only", action="store_true", help="no audio track")
     args = parser.parse_args()
     debug = bool(os.environ.get("TRIO_WEBRTC_INTEROP_DEBUG"))
     logging.basicConfig(
