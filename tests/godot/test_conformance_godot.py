@@ -30,7 +30,9 @@ class _Core:
 
 def _channel() -> tuple[WebRTCDataChannel, _Core]:
     core = _Core()
-    session = SimpleNamespace(name="A", core=core, closed=False, flush=lambda: None)
+    session = SimpleNamespace(
+        name="A", core=core, closed=False, flush=lambda: None, flush_soon=lambda n: None
+    )
     info = SimpleNamespace(
         key=1, state=channels.ChannelState.OPEN, parameters=SimpleNamespace(label="chat")
     )

@@ -74,6 +74,12 @@ class _Session:
         if not self.closed:
             self.driver.flush()
 
+    def flush_soon(self, nbytes: int) -> None:
+        """``nbytes`` of user data were queued (0: a window update is due): let the
+        driver send now or with the next bundle, as the Trio face does."""
+        if not self.closed:
+            self.driver.flush_soon(nbytes)
+
     def close(self) -> None:
         """Close the core (ABORT, close_notify) and cancel the driver's tasks."""
         if self.closed:
@@ -244,7 +250,7 @@ class WebRTCDataChannel(GodotObject):
                 self._log(logging.DEBUG, "put_packet: ERR_BUSY (%s)", exc)
             return error
         self._busy = False
-        session.flush()
+        session.flush_soon(len(data) or 1)
         return Error.OK
 
     def get_packet(self) -> bytes:
@@ -256,9 +262,8 @@ class WebRTCDataChannel(GodotObject):
         data, nbytes = self._packets.popleft()
         self._packet_error = Error.OK
         session = self._session
-        if not session.closed:
-            session.core.message_read(nbytes)
-            session.flush()
+        if not session.closed and session.core.message_read(nbytes):
+            session.flush_soon(0)  # a window update is due
         if isinstance(data, str):
             self._was_string = True
             return data.encode("utf-8", "surrogatepass")
