@@ -12,7 +12,13 @@ import trio.testing
 
 from trio_webrtc import ConnectionFailedError, PeerConnection
 from trio_webrtc.media_track import MediaSender
-from trio_webrtc.rtp import JitterBuffer, NackRequest, SendStream, Vp8PayloadFormat
+from trio_webrtc.rtp import (
+    GenericNack,
+    JitterBuffer,
+    NackRequest,
+    SendStream,
+    Vp8PayloadFormat,
+)
 from trio_webrtc.stats import RtpStreamStats
 from trio_webrtc.testing import LinkConditions, MemoryNetwork
 
@@ -333,3 +339,39 @@ def test_a_receive_only_jitter_buffer_paces_nacks_by_their_round_trip() -> None:
     jitter.handle_timer(1.03)
     jitter.receive(packets[3], 1.05)  # NACKed twice: no sample either way (Karn)
     assert jitter.rtt == 0.2
+
+
+async def test_a_late_nack_is_still_answered(autojump_clock: trio.testing.MockClock) -> None:
+    """A receiver that NACKs a hole again only when a new gap appears (aiortc) may ask
+    seconds later: the packet is still there to resend, as RTX (RFC 4588) where
+    negotiated (a resent original is a replay to SRTP if the first copy arrived)."""
+    net = FilteredNetwork(seed=10)
+    async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:
+        senders, _ = await media_pair(a, b, ("video",))
+        sender = senders["video"]
+        engine_a, engine_b = a._core.media, b._core.media
+        assert engine_a is not None and engine_b is not None and sender.mid is not None
+        send_stream = engine_a._sections[sender.mid].send
+        assert send_stream is not None
+        rtx_ssrc = engine_a._sections[sender.mid].media.local_rtx_ssrc
+        assert rtx_ssrc is not None
+        headers: list[tuple[int, int, int]] = []
+
+        def record(datagram: bytes) -> bool:
+            header = rtp_header(datagram)
+            if header is not None:
+                headers.append(header)
+            return False
+
+        net.drop = record
+        first = send_stream.next_sequence_number
+        await sender.send_frame(vp8_frame(0, key=True), 0)
+        await trio.sleep(2.0)
+        engine_b._send_rtcp([GenericNack(engine_b._receive_ssrc, send_stream.ssrc, (first,))])
+        b._flush()
+        await trio.sleep(0.5)
+        assert stream(a, "video", "outbound-rtp").nack_count == 1
+        assert stream(a, "video", "outbound-rtp").packets_retransmitted == 1
+        rtx = [h for h in headers if h[2] == rtx_ssrc]
+        assert len(rtx) == 1
+        assert rtx[0][0] != headers[0][0]  # the RTX payload type, not the primary one

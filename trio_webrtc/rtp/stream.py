@@ -235,7 +235,11 @@ class SendStream:
         self.clock_rate = payload_format.clock_rate
         self.mtu = mtu
         self.overhead = overhead
-        self.retransmissions = retransmissions or RetransmissionBuffer()
+        # Not "or": an empty buffer has len() 0, which made the caller's (its RTX config,
+        # its max_age) silently replaced by a default one.
+        self.retransmissions = (
+            retransmissions if retransmissions is not None else RetransmissionBuffer()
+        )
         self._seq = sequence_number & 0xFFFF
         self._packets = 0
         self._octets = 0
