@@ -14,7 +14,7 @@ from sctp_helpers import Peer, make_pair, payload
 from sctp_paths import Bulk
 
 from trio_webrtc.sctp.chunks import DataChunk, SackChunk, parse_packet
-from trio_webrtc.sctp.outbound import MAX_BURST, RTO_MIN
+from trio_webrtc.sctp.outbound import LAN_MAX_BURST, MAX_BURST, RTO_MIN
 from trio_webrtc.sctp.trace import TraceBuffer
 from trio_webrtc.testing import PathProfile, VirtualLink
 
@@ -158,22 +158,27 @@ def test_t3_expiry_sends_exactly_one_packet() -> None:
 # -- Max.Burst -----------------------------------------------------------------------------
 
 
-def test_max_burst_limits_new_data_to_what_was_acked_plus_four_packets() -> None:
+@pytest.mark.parametrize(("rtt", "max_burst"), [(0.02, MAX_BURST), (0.001, LAN_MAX_BURST)])
+def test_max_burst_limits_new_data_to_what_was_acked_plus_four_packets(
+    rtt: float, max_burst: int
+) -> None:
+    # Four packets beyond what was acked; 32 once a round trip under 5 ms was measured
+    # (a LAN, where each packet of burst costs a driver wakeup and no queue is shallow).
     client, server, link = make_pair()
     assoc = client.assoc
     out = assoc._outbound
     out.cwnd = 1 << 20  # a large window, as left by an earlier transfer
     assoc.send(1, 53, payload(200_000), now=link.now)
     burst = assoc.datagrams_to_send(link.now)
-    assert len(burst) == MAX_BURST and out.window_blocked
+    assert len(burst) == MAX_BURST and out.window_blocked  # no round trip measured yet
     assert assoc.datagrams_to_send(link.now) == []  # no SACK: no more credit
     # The peer acknowledges two packets with one SACK: two go to replace them, plus four.
     for packet in burst[:2]:
         server.assoc.receive_datagram(packet, link.now)
     sacks = [p for p in server.assoc.datagrams_to_send(link.now) if p[12] == 3]
     assert len(sacks) == 1 and isinstance(parse_packet(sacks[0]).chunks[0], SackChunk)
-    assoc.receive_datagram(sacks[0], link.now)
-    assert len(assoc.datagrams_to_send(link.now)) == 2 + MAX_BURST
+    assoc.receive_datagram(sacks[0], link.now + rtt)
+    assert len(assoc.datagrams_to_send(link.now + rtt)) == 2 + max_burst
 
 
 def test_a_reopened_peer_window_is_not_sent_at_once() -> None:
@@ -187,8 +192,8 @@ def test_a_reopened_peer_window_is_not_sent_at_once() -> None:
     assert len(probe) == 1  # one zero-window probe (§6.1 A)
     ack = parse_packet(probe[0]).chunks[0]
     assert isinstance(ack, DataChunk)
-    out.on_sack(ack.tsn, 1 << 20, (), link.now)
-    assert len(assoc.datagrams_to_send(link.now)) == 1 + MAX_BURST
+    out.on_sack(ack.tsn, 1 << 20, (), link.now + 0.02)
+    assert len(assoc.datagrams_to_send(link.now + 0.02)) == 1 + MAX_BURST
 
 
 # -- idle ----------------------------------------------------------------------------------
