@@ -253,7 +253,11 @@ class DataChannel(trio.abc.Channel["bytes | str"]):
             self._raise_if_unusable("closed by the peer")
             raise trio.BrokenResourceError(f"channel {self.label!r}: {exc}") from exc
         driver = pc._driver
-        if driver is not None:
+        if driver is None:
+            return
+        if self._timed:
+            driver.flush()  # its lifetime runs from now: no bundling delay
+        else:
             driver.flush_soon(len(data) or 1)
 
     async def receive(self) -> bytes | str:

@@ -34,7 +34,9 @@ def _channel() -> tuple[WebRTCDataChannel, _Core]:
         name="A", core=core, closed=False, flush=lambda: None, flush_soon=lambda n: None
     )
     info = SimpleNamespace(
-        key=1, state=channels.ChannelState.OPEN, parameters=SimpleNamespace(label="chat")
+        key=1,
+        state=channels.ChannelState.OPEN,
+        parameters=SimpleNamespace(label="chat", max_packet_lifetime=None),
     )
     return WebRTCDataChannel(cast(Any, session), cast(Any, info)), core
 

@@ -250,7 +250,10 @@ class WebRTCDataChannel(GodotObject):
                 self._log(logging.DEBUG, "put_packet: ERR_BUSY (%s)", exc)
             return error
         self._busy = False
-        session.flush_soon(len(data) or 1)
+        if self._info.parameters.max_packet_lifetime is not None:
+            session.flush()  # a lifetime (Godot's unreliable modes: 1 ms) starts now
+        else:
+            session.flush_soon(len(data) or 1)
         return Error.OK
 
     def get_packet(self) -> bytes:
