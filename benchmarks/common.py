@@ -8,14 +8,16 @@ reports figures when every message arrived intact and in order.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 HIGH_WATER = 1 << 20  # the sender never lets more than this be buffered
 
@@ -33,6 +35,41 @@ FULL = Sizes()
 QUICK = Sizes(setup_count=3, bulk_bytes=4 << 20, small_count=5_000, rtt_count=200)
 
 WORKLOADS = ("setup", "bulk16k", "bulk64k", "small", "rtt")
+
+R = TypeVar("R")
+
+
+def dispatch(
+    workload: str,
+    quick: bool,
+    *,
+    setup: Callable[[int], R],
+    bulk: Callable[[str, int, int], R],
+    small: Callable[[int, int], R],
+    rtt: Callable[[int, int], R],
+) -> R:
+    """Call the side's function for ``workload`` with its sizes (a coroutine for the
+    async sides, a record for libdatachannel's)."""
+    s = sizes(quick)
+    if workload == "setup":
+        return setup(s.setup_count)
+    if workload == "bulk16k":
+        return bulk(workload, s.bulk_bytes, 16 << 10)
+    if workload == "bulk64k":
+        return bulk(workload, s.bulk_bytes, 64 << 10)
+    if workload == "small":
+        return small(s.small_count, s.small_size)
+    if workload == "rtt":
+        return rtt(s.rtt_count, s.small_size)
+    raise SystemExit(f"unknown workload {workload!r}")
+
+
+def side_arguments(description: str | None) -> argparse.Namespace:
+    """A benchmark side's command line: ``WORKLOAD [--quick]``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("workload", choices=WORKLOADS)
+    parser.add_argument("--quick", action="store_true")
+    return parser.parse_args()
 
 
 def sizes(quick: bool) -> Sizes:

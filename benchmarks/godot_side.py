@@ -10,7 +10,6 @@ bind 127.0.0.1 only.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -25,15 +24,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common import (
     HIGH_WATER,
-    WORKLOADS,
     Meter,
     Payload,
     bulk_figures,
+    dispatch,
     emit,
     result,
     rtt_figures,
     setup_figures,
-    sizes,
+    side_arguments,
     small_figures,
 )
 
@@ -183,25 +182,13 @@ async def run_rtt(count: int, size: int) -> dict[str, Any]:
 
 
 async def run(workload: str, quick: bool) -> dict[str, Any]:
-    s = sizes(quick)
-    if workload == "setup":
-        return await run_setup(s.setup_count)
-    if workload == "bulk16k":
-        return await run_bulk(workload, s.bulk_bytes, 16 << 10)
-    if workload == "bulk64k":
-        return await run_bulk(workload, s.bulk_bytes, 64 << 10)
-    if workload == "small":
-        return await run_small(s.small_count, s.small_size)
-    if workload == "rtt":
-        return await run_rtt(s.rtt_count, s.small_size)
-    raise SystemExit(f"unknown workload {workload!r}")
+    return await dispatch(
+        workload, quick, setup=run_setup, bulk=run_bulk, small=run_small, rtt=run_rtt
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("workload", choices=WORKLOADS)
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
+    args = side_arguments(__doc__)
     emit(trio.run(run, args.workload, args.quick))
 
 
