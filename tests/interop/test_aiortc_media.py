@@ -123,8 +123,8 @@ async def forward(
         async for frame in receiver:
             if decoder is not None:
                 decoder.feed(frame.data, frame.keyframe)
+            counts[receiver.kind] = counts.get(receiver.kind, 0) + 1  # before any await
             await sender.send_frame(frame.data, frame.timestamp)
-            counts[receiver.kind] = counts.get(receiver.kind, 0) + 1
         nursery.cancel_scope.cancel()
 
 
