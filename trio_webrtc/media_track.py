@@ -244,6 +244,8 @@ class MediaReceiver(_Track):
             if error is not None:
                 raise error
             await self._lot.park()
+        if self._pc._closed:  # as receive(): nothing more after our own close
+            raise trio.ClosedResourceError("the peer connection is closed")
         return self._packets.popleft()
 
     def request_keyframe(self) -> None:

@@ -375,3 +375,34 @@ async def test_a_late_nack_is_still_answered(autojump_clock: trio.testing.MockCl
         rtx = [h for h in headers if h[2] == rtx_ssrc]
         assert len(rtx) == 1
         assert rtx[0][0] != headers[0][0]  # the RTX payload type, not the primary one
+
+
+async def test_raw_rtp_receiver_close_semantics(autojump_clock: trio.testing.MockClock) -> None:
+    """receive_rtp() ends as receive() does: packets until the peer leaves, then
+    EndOfChannel; after our own close ClosedResourceError, even with packets queued."""
+    net = MemoryNetwork(seed=13)
+    async with PeerConnection(network=net) as b:
+        a = PeerConnection(network=net)
+        async with a:
+            senders, receivers = await media_pair(a, b, ("video",))
+            receiver = receivers["video"]
+            await senders["video"].send_frame(vp8_frame(0, key=True, size=3000), 0)
+            first = await receiver.receive_rtp()  # raw mode from here on
+            await senders["video"].send_frame(vp8_frame(1, key=False, size=3000), TICKS)
+            await trio.sleep(0.5)
+        seqs = [first.sequence_number]
+        with trio.fail_after(30), pytest.raises(trio.EndOfChannel):
+            while True:
+                seqs.append((await receiver.receive_rtp()).sequence_number)
+        assert len(seqs) == 6  # 3000-byte frames: 3 packets each
+        assert [(s - seqs[0]) & 0xFFFF for s in seqs] == list(range(6))
+    net = MemoryNetwork(seed=14)
+    async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:
+        senders, receivers = await media_pair(a, b, ("video",))
+        receiver = receivers["video"]
+        await senders["video"].send_frame(vp8_frame(0, key=True, size=3000), 0)
+        await receiver.receive_rtp()
+        await trio.sleep(0.5)  # two more packets queued
+        b.close()
+        with pytest.raises(trio.ClosedResourceError):
+            await receiver.receive_rtp()
