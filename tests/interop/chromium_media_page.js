@@ -49,13 +49,13 @@ window.media = (() => {
   }
 
   // Chromium offers (or re-offers): its tracks unless `withTracks` is false (each once)
-  // and the "echo" channel (once).
-  async function offer(withTracks = true) {
+  // and the "echo" channel (once) unless `withChannel` is false (audio/video only).
+  async function offer(withTracks = true, withChannel = true) {
     for (const track of stream.getTracks()) {
       const sent = pc.getSenders().some((s) => s.track === track);
       if (withTracks && !sent) pc.addTrack(track, stream);
     }
-    if (!channel) useChannel(pc.createDataChannel("echo"));
+    if (withChannel && !channel) useChannel(pc.createDataChannel("echo"));
     await pc.setLocalDescription(await pc.createOffer());
     await gathered();
     return pc.localDescription.sdp;

@@ -130,16 +130,23 @@ async def _echo(channel: Any) -> None:
 
 
 async def _negotiate(
-    page: cdp.Page, pc: PeerConnection, our_role: str, *, chromium_tracks: bool = True
+    page: cdp.Page,
+    pc: PeerConnection,
+    our_role: str,
+    *,
+    chromium_tracks: bool = True,
+    channel: bool = True,
 ) -> tuple[str, str]:
-    """Offer/answer with the page (non-trickle); returns (our SDP, Chromium's SDP)."""
+    """Offer/answer with the page (non-trickle); returns (our SDP, Chromium's SDP).
+    ``channel=False``: Chromium offers audio and video only."""
     if our_role == "offer":
         await pc.create_offer()
         ours = await _gathered(pc)
         theirs = filter_sdp(await page.evaluate(f"media.answer({json.dumps(ours)})"))
         await pc.accept_answer(theirs)
     else:
-        theirs = filter_sdp(await page.evaluate(f"media.offer({json.dumps(chromium_tracks)})"))
+        arguments = f"{json.dumps(chromium_tracks)}, {json.dumps(channel)}"
+        theirs = filter_sdp(await page.evaluate(f"media.offer({arguments})"))
         await pc.accept_offer(theirs)
         ours = await _gathered(pc)
         await page.evaluate(f"media.acceptAnswer({json.dumps(ours)})")
@@ -289,4 +296,41 @@ async def test_chromium_media_round_trip(browser_url: str, our_role: str) -> Non
             assert second["remoteTracks"] == {"audio": "live", "video": "live"}
             assert counts.get("video", 0) > 0 and counts.get("audio", 0) > 0
             await _check_echo(page)  # the data channel still echoes beside the media
+            nursery.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(not MEDIA_API, reason=NO_MEDIA_API)
+async def test_chromium_media_only_offer_round_trip(browser_url: str) -> None:
+    """A browser call without a data channel: Chromium offers only its camera and
+    microphone; we answer audio and video alone (no m=application, no SCTP) and send the
+    frames back; Chromium decodes them."""
+    with trio.fail_after(90):
+        async with (
+            media_page(browser_url) as page,
+            PeerConnection({"bindAddress": "127.0.0.1"}) as pc,
+            trio.open_nursery() as nursery,
+        ):
+            senders = {kind: pc.add_track(kind) for kind in ("audio", "video")}
+            ours, theirs = await _negotiate(page, pc, "answer", channel=False)
+            assert "m=application" not in theirs
+            assert "m=application" not in ours
+            assert ours.count("m=audio") == 1 and ours.count("m=video") == 1
+            await pc.wait_connected()
+            counts: dict[str, int] = {}
+            for _ in range(2):
+                receiver = await pc.accept_track()
+                nursery.start_soon(_forward, receiver, senders, counts)
+            while True:
+                stats = await _inbound(page)
+                video = stats["inbound"].get("video") or {}
+                audio = stats["inbound"].get("audio") or {}
+                if (video.get("framesDecoded") or 0) >= 30 and (
+                    audio.get("totalSamplesReceived") or 0
+                ) >= 48000:
+                    break
+                await trio.sleep(0.5)
+            assert counts.get("video", 0) > 0 and counts.get("audio", 0) > 0
+            stats_now = pc.get_stats()
+            assert stats_now.sctp_state == "new"  # no association was ever started
+            assert {s.kind for s in stats_now.rtp_streams} == {"audio", "video"}
             nursery.cancel_scope.cancel()

@@ -564,3 +564,50 @@ def test_fuzz_answering_mutated_media_offers(name: str, pos: int, piece: str, cu
     accepted = [s for s in desc.media if s.kind in ("audio", "video") and s.port != 0]
     assert len(pc.negotiated_media) == len(accepted)
     assert all(m.codecs for m in pc.negotiated_media)
+
+
+# -- audio/video without a data channel ----------------------------------------------------
+
+
+def _media_only(name: str = "chromium-media-offer.sdp") -> str:
+    """The captured offer without its m=application section (a call with no channel)."""
+    text = (VECTORS / name).read_text()
+    head = text.split("m=application", 1)[0]
+    return head.replace("a=group:BUNDLE 0 1 2", "a=group:BUNDLE 0 1")
+
+
+def test_a_media_only_offer_is_refused_when_we_asked_for_no_media() -> None:
+    pc = core(4)
+    with pytest.raises(SdpParseError, match="data-channel"):
+        pc.set_remote_description("offer", _media_only(), 0.0)
+
+
+def test_a_media_only_offer_is_answered_with_media_alone() -> None:
+    pc = core(4, TransceiverRequest("audio"), TransceiverRequest("video"))
+    pc.set_remote_description("offer", _media_only(), 0.0)
+    answer = pc.create_answer()
+    pc.set_local_description("answer", answer, 0.0)
+    desc = SessionDescription.parse(answer)
+    assert [(s.kind, s.port != 0) for s in desc.media] == [("audio", True), ("video", True)]
+    assert desc.bundle_groups == [("0", "1")]
+    first = desc.media[0]
+    for name in ("ice-ufrag", "ice-pwd", "fingerprint", "setup"):
+        assert first.has_attribute(name), name
+    assert first.get_attribute("setup") == "active"
+    assert [m.kind for m in pc.negotiated_media] == ["audio", "video"]
+    local = pc.local_description
+    assert local is not None and local.sctp_port == 0 and local.mid == "0"
+
+
+def test_media_only_offer_answered_when_no_codec_matches_is_an_error() -> None:
+    pc = core(4, TransceiverRequest("video", codecs=(Codec("AV1", 90000),)))
+    pc.set_remote_description("offer", _media_only().replace("AV1", "XX1"), 0.0)
+    with pytest.raises(SdpParseError, match="no audio/video section we accept"):
+        pc.create_answer()
+
+
+def test_an_offer_whose_fingerprints_use_no_hash_we_know_is_refused() -> None:
+    text = (VECTORS / "chromium-media-offer.sdp").read_text().replace("sha-256", "sha-999")
+    pc = core(4)
+    with pytest.raises(SdpParseError, match="fingerprint"):
+        pc.set_remote_description("offer", text, 0.0)

@@ -660,11 +660,17 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
             self.ice, self._gathering.turn_failures, self.configuration.consent_timeout
         )
 
-    def _start_sctp(self, dtls: DtlsTransport, now: float) -> SctpAssociation:
-        """DTLS is up: start the association, with packets sized to fit one record."""
+    def _start_sctp(self, dtls: DtlsTransport, now: float) -> SctpAssociation | None:
+        """DTLS is up: start the association, with packets sized to fit one record; none
+        when the descriptions negotiated no data channel (audio/video only): then every
+        data channel the application made closes."""
         if self.sctp is not None:
             return self.sctp
         assert self._remote is not None
+        if not self._remote.sctp_port:
+            self._log(logging.INFO, "no data channel negotiated (audio/video only): no SCTP")
+            self.channels.on_association_closed()
+            return None
         max_message = self.configuration.advertised_max_message_size
         receive_window = self.configuration.receive_window
         self.sctp = SctpAssociation(

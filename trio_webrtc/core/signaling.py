@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Configuration
 from ..datachannel.channels import ChannelManager
-from ..dtls.certificate import Certificate
+from ..dtls.certificate import Certificate, fingerprint_strength
 from ..dtls.transport import DtlsTransport
 from ..errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
 from ..ice import Candidate, IceAgent
@@ -43,6 +43,7 @@ from ..sdp.jsep import (
     SdpType,
     SignalingState,
     SignalingStateMachine,
+    answer_transport,
     create_answer,
     create_offer,
 )
@@ -79,6 +80,14 @@ class _MediaSignaling:
 def _token(rng: random.Random, length: int) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     return "".join(rng.choice(alphabet) for _ in range(length))
+
+
+def _hash_supported(algorithm: str) -> bool:
+    try:
+        fingerprint_strength(algorithm)
+    except ValueError:
+        return False
+    return True
 
 
 class SignalingMixin:
@@ -362,11 +371,18 @@ class SignalingMixin:
         ):
             raise InvalidStateError(f"cannot create an answer in {self.signaling_state.name}")
         assert self._remote_offer is not None
+        offer = self._remote_offer
         params = self._local_parameters(self._setup("active"), self._remote_offer_mid)
-        answer = create_answer(self._remote_offer, params)
-        plans = self._answer_plans(self._remote_offer)
+        answer = create_answer(offer, params, require_data=False)
+        plans = self._answer_plans(offer)
+        data = any(s.port != 0 and s.kind == "application" for s in answer.media)
         if plans:
-            answer = add_media_to_answer(answer, self._remote_offer, plans)
+            transport = () if data else answer_transport(offer, params)
+            answer = add_media_to_answer(answer, offer, plans, transport=transport)
+        if not data and all(s.port == 0 for s in answer.media):
+            raise SdpParseError(
+                "the offer has no data-channel section and no audio/video section we accept"
+            )
         return answer.serialize()
 
     def _setup(self, initial: str) -> str:
@@ -382,7 +398,7 @@ class SignalingMixin:
         if kind is None:
             raise LocalProtocolError(f"unsupported local description type {sdp_type!r}")
         session = SessionDescription.parse(sdp)
-        description = DataChannelDescription.from_session(session)
+        description = DataChannelDescription.from_session(session, require_data=False)
         self._apply_signaling("local", kind)
         self._local_session = session
         if kind is SdpType.OFFER:
@@ -404,7 +420,13 @@ class SignalingMixin:
             raise LocalProtocolError(f"unsupported remote description type {sdp_type!r}")
         kind = SdpType(sdp_type)
         session = SessionDescription.parse(sdp)
-        description = DataChannelDescription.from_session(session)
+        # Audio/video without a data channel only once the application asked for media
+        # (without any, such an offer is refused as before: we could accept nothing).
+        wants_media = self._media_state is not None and bool(self._media_state.requests)
+        description = DataChannelDescription.from_session(session, require_data=not wants_media)
+        if not any(_hash_supported(algorithm) for algorithm, _ in description.fingerprints):
+            names = ", ".join(sorted({a for a, _ in description.fingerprints}))
+            raise SdpParseError(f"no a=fingerprint with a hash function we support ({names})")
         if kind is SdpType.ANSWER and description.setup == "actpass":
             raise SdpParseError("an answer must not use a=setup:actpass")
         previous = self.remote_description

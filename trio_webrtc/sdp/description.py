@@ -485,13 +485,17 @@ class DataChannelDescription:
     bundle_mids: tuple[str, ...]
 
     @classmethod
-    def from_session(cls, desc: SessionDescription) -> DataChannelDescription:
+    def from_session(
+        cls, desc: SessionDescription, *, require_data: bool = True
+    ) -> DataChannelDescription:
         """Extract the first usable data-channel m-section of ``desc``.
 
         Attributes missing from the m-section are taken from the BUNDLE group's tagged
         (first) m-section, then from session level. Raises :class:`SdpParseError` when no
         non-rejected data-channel section exists or ICE credentials/fingerprints are
-        missing or malformed.
+        missing or malformed. With ``require_data=False`` a description without one (audio
+        and video only) yields its first accepted audio/video section as the transport,
+        with ``sctp_port`` 0: no data channel negotiated.
         """
         found = None
         for index, section in enumerate(desc.media):
@@ -499,6 +503,11 @@ class DataChannelDescription:
             if kind is not None:
                 found = (index, section, kind)
                 break
+        if found is None and not require_data:
+            for index, section in enumerate(desc.media):
+                if not section.rejected and section.kind in ("audio", "video"):
+                    found = (index, section, (False, 0))
+                    break
         if found is None:
             raise SdpParseError("no usable data-channel (m=application ... SCTP) section")
         index, section, (legacy, sctp_port) = found

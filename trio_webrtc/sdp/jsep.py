@@ -295,8 +295,23 @@ def _answer_setup(offer_setup: str, wanted: str, log_prefix: str) -> str:
     raise SdpParseError(f"offer has a=setup:{offer_setup}; a DTLS connection is impossible")
 
 
-def create_answer(
+def answer_transport(
     offer: SessionDescription, params: LocalParameters, *, log_prefix: str = ""
+) -> list[tuple[str, str | None]]:
+    """The transport attributes (ICE credentials, fingerprints, ``a=setup``, candidates)
+    an answer to ``offer`` carries in its BUNDLE-tagged section, for answers without a
+    data-channel section (audio/video only); the caller adds ``a=mid``."""
+    remote = DataChannelDescription.from_session(offer, require_data=False)
+    setup = _answer_setup(remote.setup, params.setup, log_prefix)
+    return params._transport_attributes(setup, "") + params._candidate_attributes()
+
+
+def create_answer(
+    offer: SessionDescription,
+    params: LocalParameters,
+    *,
+    log_prefix: str = "",
+    require_data: bool = True,
 ) -> SessionDescription:
     """An answer (RFC 9429 §5.3.1) accepting ``offer``'s data-channel m-section.
 
@@ -305,16 +320,19 @@ def create_answer(
     ``a=sctpmap`` offer gets a legacy answer. ``a=setup`` is ``active`` unless the offer
     is ``active`` (then ``passive``) or it is ``actpass`` and ``params.setup`` is
     ``passive``. Raises :class:`SdpParseError` if the offer has no usable data-channel
-    section.
+    section, unless ``require_data`` is false: then an offer of audio/video only gets an
+    answer rejecting every section, for :func:`.media_jsep.add_media_to_answer` to accept
+    the media it wants (with :func:`answer_transport`).
     """
-    remote = DataChannelDescription.from_session(offer)
+    remote = DataChannelDescription.from_session(offer, require_data=require_data)
     setup = _answer_setup(remote.setup, params.setup, log_prefix)
     offered = offer.media[remote.mline_index]
-    accepted = [remote.mid] if remote.mid and remote.bundle_mids else []
+    data = remote.sctp_port != 0
+    accepted = [remote.mid] if data and remote.mid and remote.bundle_mids else []
     desc = _session(params, accepted)
 
     for index, section in enumerate(offer.media):
-        if index != remote.mline_index:
+        if index != remote.mline_index or not data:
             mid = section.mid
             desc.media.append(
                 MediaSection(

@@ -358,6 +358,9 @@ def _transport(desc: SessionDescription, data_index: int, mid: str) -> list[Attr
     return [("mid", mid)] + [(n, v) for n, v in data.attributes if n in names]
 
 
+_CANDIDATE_ATTRIBUTES = ("candidate", "end-of-candidates")
+
+
 def _set_bundle(desc: SessionDescription) -> None:
     mids = [s.mid for s in desc.media if s.port != 0 and s.mid]
     desc.attributes = [
@@ -417,16 +420,24 @@ class AnswerPlan:
 
 
 def add_media_to_answer(
-    answer: SessionDescription, offer: SessionDescription, plans: Sequence[AnswerPlan]
+    answer: SessionDescription,
+    offer: SessionDescription,
+    plans: Sequence[AnswerPlan],
+    *,
+    transport: Sequence[Attribute] = (),
 ) -> SessionDescription:
     """Accept the planned m-sections of ``answer`` (built by :func:`.jsep.create_answer`,
     which rejected them all): codecs intersected, RFC 3264 direction, MID extension echoed.
-    A section with no codec in common stays rejected."""
+    A section with no codec in common stays rejected. The transport attributes come from
+    the answer's data section, or from ``transport`` when it has none (an audio/video-only
+    offer; :func:`.jsep.answer_transport`): the first accepted section carries the
+    candidates."""
     data_index = next(
         (i for i, s in enumerate(answer.media) if s.port != 0 and s.kind == "application"), None
     )
-    if data_index is None:
+    if data_index is None and not transport:
         return answer
+    first = True
     for plan in plans:
         remote = read_media(offer, plan.index)
         codecs = match_codecs(
@@ -442,8 +453,14 @@ def add_media_to_answer(
             codecs=codecs,
             mid_extension_id=remote.mid_extension_id,
             sender=plan.sender,
-            transport=_transport(answer, data_index, remote.mid),
+            transport=(
+                _transport(answer, data_index, remote.mid)
+                if data_index is not None
+                else [("mid", remote.mid)]
+                + [a for a in transport if first or a[0] not in _CANDIDATE_ATTRIBUTES]
+            ),
         )
+        first = False
     bundled = {m for group in offer.bundle_groups for m in group}
     for section in answer.media:
         if section.port != 0 and section.kind != "application" and section.mid not in bundled:
