@@ -55,7 +55,7 @@ from .chunks import (
 from .congestion import make_controller
 from .events import BufferedAmountLow, SctpEvent, SendBufferFullError
 from .prsctp import Abandonment
-from .scheduler import QUANTUM, Chunk, Message, SendQueues, SendStream
+from .scheduler import CHARGED_BELOW, QUANTUM, Chunk, Message, SendQueues, SendStream
 from .trace import TraceCallback
 
 __all__ = ["Outbound"]
@@ -76,10 +76,10 @@ drains in well under a round trip's worth of any queue on such a path, and each 
 of burst costs a driver wakeup on loopback (module doc)."""
 LAN_RTT = 0.005
 PEER_CHUNK_OVERHEAD = 256
-"""Debited from the peer's receive window per DATA chunk on top of its payload (as
-usrsctp's ``peer_chunk_oh``): receivers charge their bookkeeping per held chunk (ours:
-``inbound.CHUNK_CHARGE``), so a stream of tiny messages must not be sent as if each cost
-only its payload bytes of the peer's window."""
+"""Debited from the peer's receive window per DATA chunk under :data:`CHARGED_BELOW`
+bytes on top of its payload (as usrsctp's ``peer_chunk_oh``): receivers charge their
+bookkeeping per held chunk (ours: ``inbound.CHUNK_CHARGE``), so a stream of tiny messages
+must not be sent as if each cost only its payload bytes of the peer's window."""
 _PADS = (b"", b"\x00\x00\x00", b"\x00\x00", b"\x00")
 
 
@@ -140,7 +140,7 @@ class Outbound(Abandonment):
         self._rtx_base = initial_tsn  # transmission order of retransmissions (see Chunk)
         self._rtx_count = 0
         self.flight = 0  # payload bytes in flight
-        self.flight_chunks = 0  # chunks in flight
+        self.flight_chunks = 0  # chunks in flight under CHARGED_BELOW bytes (see there)
         self.peer_rwnd = 0
         self.cwnd = min(4 * mtu, max(2 * mtu, 4380))
         self.ssthresh = 1 << 30
@@ -262,7 +262,8 @@ class Outbound(Abandonment):
 
     @property
     def flight_charge(self) -> int:
-        """What the data in flight takes of the peer's window, as we count it."""
+        """What the data in flight takes of the peer's window, as we count it
+        (``flight_chunks``: the chunks in flight under :data:`CHARGED_BELOW` bytes)."""
         return self.flight + PEER_CHUNK_OVERHEAD * self.flight_chunks
 
     @property
@@ -297,7 +298,7 @@ class Outbound(Abandonment):
         if chunk.in_flight:
             chunk.in_flight = False
             self.flight -= chunk.size
-            self.flight_chunks -= 1
+            self.flight_chunks -= chunk.size < CHARGED_BELOW
         chunk.missing = 0
         if chunk.tsn == self._rtt_tsn:
             self._rtt_tsn = None
@@ -358,7 +359,7 @@ class Outbound(Abandonment):
             chunk.rtx_order = self._rtx_base - 1 + count / (count + 1)
             chunk.rtx_time = now
             self.flight += chunk.size
-            self.flight_chunks += 1
+            self.flight_chunks += chunk.size < CHARGED_BELOW
             fast_budget -= chunk.size + 16
             if self.trace is not None:
                 self._trace(now, "rtx", tsn=tsn & MASK32, cause=chunk.cause, n=chunk.sent_count - 1)
@@ -443,7 +444,7 @@ class Outbound(Abandonment):
                 new_packet()
                 continue
             probe = False
-            if self.peer_rwnd < size + PEER_CHUNK_OVERHEAD:
+            if self.peer_rwnd < size + (PEER_CHUNK_OVERHEAD if size < CHARGED_BELOW else 0):
                 if self.flight or sent:
                     self.window_blocked = True
                     break
@@ -500,8 +501,11 @@ class Outbound(Abandonment):
             chunk.sent_count = 1
             chunk.probe = probe
             self.flight += size
-            self.flight_chunks += 1
-            self.peer_rwnd = max(0, self.peer_rwnd - size - PEER_CHUNK_OVERHEAD)
+            if size < CHARGED_BELOW:
+                self.flight_chunks += 1
+                self.peer_rwnd = max(0, self.peer_rwnd - size - PEER_CHUNK_OVERHEAD)
+            else:
+                self.peer_rwnd = max(0, self.peer_rwnd - size)
             sent.append(chunk)
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
@@ -585,7 +589,7 @@ class Outbound(Abandonment):
                 continue
             if chunk.in_flight:
                 self.flight -= chunk.size
-                self.flight_chunks -= 1
+                self.flight_chunks -= chunk.size < CHARGED_BELOW
             if not chunk.acked:
                 acked_bytes += chunk.size
             if chunk.retransmit:
@@ -618,7 +622,7 @@ class Outbound(Abandonment):
                     if chunk.in_flight:
                         chunk.in_flight = False
                         self.flight -= chunk.size
-                        self.flight_chunks -= 1
+                        self.flight_chunks -= chunk.size < CHARGED_BELOW
                     if chunk.retransmit:
                         chunk.retransmit = False
                         del self._retransmits[chunk.tsn]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .chunks import FLAG_END, ForwardTsnChunk
-from .scheduler import Chunk, Message, SendQueues, SendStream
+from .scheduler import CHARGED_BELOW, Chunk, Message, SendQueues, SendStream
 
 if TYPE_CHECKING:
     from .trace import TraceCallback
@@ -71,7 +71,7 @@ class Abandonment:
             if chunk.in_flight:
                 chunk.in_flight = False
                 self.flight -= chunk.size
-                self.flight_chunks -= 1
+                self.flight_chunks -= chunk.size < CHARGED_BELOW
             if chunk.retransmit:
                 chunk.retransmit = False
                 self._retransmits.pop(chunk.tsn, None)

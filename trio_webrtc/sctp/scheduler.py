@@ -24,10 +24,18 @@ from collections import deque
 
 from .chunks import FLAG_UNORDERED
 
-__all__ = ["QUANTUM", "Chunk", "Message", "SendQueues", "SendStream"]
+__all__ = ["CHARGED_BELOW", "QUANTUM", "Chunk", "Message", "SendQueues", "SendStream"]
 
 QUANTUM = 1172
 """Bytes a weight-1 stream's deficit gains per turn (a packet's payload at MTU 1200)."""
+
+
+CHARGED_BELOW = 1024
+"""Chunks this large or larger are charged their payload only: of the receivers we meet
+only usrsctp charges per chunk (about 256 bytes, ``outbound.PEER_CHUNK_OVERHEAD``), at
+most a quarter of such a chunk, while a flat 256 per full chunk held a trio_webrtc sender
+to ~80 % of the window of every other receiver (trio -> aiortc and -> libdatachannel on
+``far``: 29.7 Mbit/s with it, 35.5 without; aiortc <-> aiortc 33.4)."""
 
 
 class Message:
