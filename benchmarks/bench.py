@@ -17,10 +17,8 @@ verify makes this script exit non-zero.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from common import WORKLOADS  # noqa: E402
+from common import WORKLOADS, ldc_python  # noqa: E402
 
 SIDES = {
     "trio": "trio_side.py",
@@ -51,8 +49,6 @@ LABELS = {
     "ldc": "libdatachannel-py (Python 3.13)",
 }
 STACK_CHOICES = ("trio", "godot", "aiortc", "ldc")
-VENV313 = os.path.join(HERE, ".venv313")
-LDC_PACKAGE = "libdatachannel-py"
 
 # (workload, metric, column, better, scale): the table's columns, in the issue's order.
 COLUMNS = [
@@ -71,44 +67,6 @@ EXTRA = [
     ("small", "cpu_us_per_msg", "100 B CPU us/msg", 1.0),
     ("rtt", "rtt_p99_ms", "RTT p99 us", 1000.0),
 ]
-
-
-def ldc_python(make: bool = True) -> tuple[str | None, str]:
-    """The Python 3.13 with libdatachannel-py (making ``benchmarks/.venv313`` if needed and
-    ``make``), or None and why not."""
-    python = os.path.join(VENV313, "bin", "python")
-    probe = [python, "-c", "import libdatachannel"]
-    if (
-        os.path.exists(python)
-        and subprocess.run(probe, capture_output=True, check=False).returncode == 0
-    ):
-        return python, ""
-    if not make:
-        return None, f"{VENV313} has no libdatachannel"
-    # pyenv's shim answers for every version but fails unless 3.13 is selected: try the
-    # real interpreters first, and keep the first candidate that runs.
-    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
-    candidates += [path for path in [shutil.which("python3.13")] if path]
-    found = next(
-        (
-            path
-            for path in candidates
-            if subprocess.run([path, "-c", "pass"], capture_output=True, check=False).returncode
-            == 0
-        ),
-        None,
-    )
-    if found is None:
-        return None, "no Python 3.13 (libdatachannel-py has wheels for 3.13 only)"
-    print(f"bench: making {VENV313} with {LDC_PACKAGE} ({found})", file=sys.stderr)
-    for step in (
-        [found, "-m", "venv", VENV313],
-        [python, "-m", "pip", "install", "-q", LDC_PACKAGE],
-    ):
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            return None, f"{' '.join(step[:4])} failed: {done.stderr.strip()[-300:]}"
-    return python, ""
 
 
 def run_one(

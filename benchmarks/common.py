@@ -9,10 +9,14 @@ reports figures when every message arrived intact and in order.
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
+import os
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 HIGH_WATER = 1 << 20  # the sender never lets more than this be buffered
+
+VENV313 = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".venv313")
+LDC_PACKAGE = "libdatachannel-py"
 
 
 @dataclass(frozen=True)
@@ -186,3 +193,41 @@ def rtt_figures(rtts: list[float]) -> dict[str, Any]:
 def emit(record: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
+
+
+def ldc_python(make: bool = True) -> tuple[str | None, str]:
+    """The Python 3.13 with libdatachannel-py (making ``benchmarks/.venv313`` if needed and
+    ``make``), or None and why not."""
+    python = os.path.join(VENV313, "bin", "python")
+    probe = [python, "-c", "import libdatachannel"]
+    if (
+        os.path.exists(python)
+        and subprocess.run(probe, capture_output=True, check=False).returncode == 0
+    ):
+        return python, ""
+    if not make:
+        return None, f"{VENV313} has no libdatachannel"
+    # pyenv's shim answers for every version but fails unless 3.13 is selected: try the
+    # real interpreters first, and keep the first candidate that runs.
+    candidates = sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))
+    candidates += [path for path in [shutil.which("python3.13")] if path]
+    found = next(
+        (
+            path
+            for path in candidates
+            if subprocess.run([path, "-c", "pass"], capture_output=True, check=False).returncode
+            == 0
+        ),
+        None,
+    )
+    if found is None:
+        return None, "no Python 3.13 (libdatachannel-py has wheels for 3.13 only)"
+    print(f"making {VENV313} with {LDC_PACKAGE} ({found})", file=sys.stderr)
+    for step in (
+        [found, "-m", "venv", VENV313],
+        [python, "-m", "pip", "install", "-q", LDC_PACKAGE],
+    ):
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return None, f"{' '.join(step[:4])} failed: {done.stderr.strip()[-300:]}"
+    return python, ""

@@ -27,7 +27,6 @@ Python 3.13 its pairs are reported ``unavailable``.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import math
 import os
@@ -48,11 +47,9 @@ import trio
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import ldc_python  # noqa: E402
 from path_common import MARK, MESSAGE_SIZE  # noqa: E402
 from pathemu import PROFILES, PathEmulator, open_path, parse_profile  # noqa: E402
-
-VENV313 = HERE / ".venv313"
-LDC_PACKAGE = "libdatachannel-py"
 
 STACKS = {"trio": "path_peer_trio.py", "aiortc": "path_peer_aiortc.py", "ldc": "path_peer_ldc.py"}
 NAMES = {"trio": "trio", "aiortc": "aiortc", "ldc": "libdatachannel", "chromium": "Chromium"}
@@ -110,33 +107,6 @@ ISSUE_ONLY = ["chromium-chromium", "chromium-trio", "trio-chromium"]
 
 def loopback_only() -> bool:
     return all(name == "lo" for _, name in socket.if_nameindex())
-
-
-def ldc_python(make: bool) -> tuple[str | None, str]:
-    """The Python 3.13 with libdatachannel (making ``benchmarks/.venv313`` if ``make``),
-    or None and why not."""
-    python = VENV313 / "bin" / "python"
-    probe = [str(python), "-c", "import libdatachannel"]
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return str(python), ""
-    if not make:
-        return None, f"{VENV313} has no libdatachannel"
-    found = shutil.which("python3.13") or next(
-        iter(sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13")))),
-        None,
-    )
-    if found is None:
-        return None, "no Python 3.13 (libdatachannel-py has wheels for 3.13 only)"
-    print(f"path_bench: making {VENV313} with {LDC_PACKAGE} ({found})", file=sys.stderr)
-    steps = [
-        [found, "-m", "venv", str(VENV313)],
-        [str(python), "-m", "pip", "install", "-q", LDC_PACKAGE],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            return None, f"{' '.join(step[:4])} failed: {done.stderr.strip()[-300:]}"
-    return str(python), ""
 
 
 def peer_argv(stack: str, ldc: str | None) -> list[str]:
