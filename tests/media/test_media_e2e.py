@@ -50,3 +50,17 @@ async def test_audio_and_video_frames_arrive_exactly(
                 await trio.sleep(0.02)
         assert got_video == video
         assert got_audio == audio
+
+
+async def test_a_data_only_connection_builds_no_media_engine(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # DTLS always negotiates an SRTP profile; the engine (and its two libsrtp sessions)
+    # is made only once audio/video is negotiated.
+    from trio_webrtc import connect_pair
+
+    net = MemoryNetwork(seed=2)
+    async with PeerConnection(network=net) as a, PeerConnection(network=net) as b:
+        await connect_pair(a, b)
+        assert a._core.dtls is not None and a._core.dtls.selected_srtp_profile is not None
+        assert a._core.media is None and b._core.media is None

@@ -635,16 +635,25 @@ class MediaMixin:
         @property
         def negotiated_media(self) -> tuple[NegotiatedMedia, ...]: ...
 
+    #: The completed DTLS transport, kept until media is negotiated to key SRTP from.
+    _media_dtls: object = None
+
     def _start_media(self, dtls: object, now: float) -> None:
-        """DTLS completed: start the engine if SRTP was negotiated and media exists."""
+        """DTLS completed: key SRTP and start the engine once media is negotiated (at once
+        if it already is; a data-only connection never builds one)."""
+        if self.media is None:
+            self._media_dtls = dtls
+            self._sync_media(now)
+
+    def _key_media(self, dtls: object, now: float) -> None:
         from ..dtls.transport import DtlsTransport
 
-        if self.media is not None or not isinstance(dtls, DtlsTransport):
+        if not isinstance(dtls, DtlsTransport):
             return
+        self._media_dtls = None
         profile = dtls.selected_srtp_profile
         if profile is None:
-            if self.negotiated_media:
-                logger.warning("%sno SRTP profile negotiated: media disabled", self._layer_prefix)
+            logger.warning("%sno SRTP profile negotiated: media disabled", self._layer_prefix)
             return
         keys = derive_keys(profile, dtls.export_keying_material)
         srtp = SrtpContext(keys, is_client=dtls.is_client, log_prefix=self._layer_prefix)
@@ -653,12 +662,19 @@ class MediaMixin:
             srtp, self._events, rng=self._rng, mtu=mtu, log_prefix=self._layer_prefix
         )
         logger.info("%sSRTP %s keyed", self._layer_prefix, profile)
-        self._sync_media(now)
 
     def _sync_media(self, now: float) -> None:
-        """Reconfigure the engine when offer/answer changed the media sections."""
+        """Start the engine when media was first negotiated after DTLS completed;
+        reconfigure it when offer/answer changed the media sections."""
         media = self.media
-        if media is not None and media.negotiated is not self.negotiated_media:
+        if media is None:
+            if self._media_dtls is None or not self.negotiated_media:
+                return
+            self._key_media(self._media_dtls, now)
+            media = self.media
+            if media is None:
+                return
+        if media.negotiated is not self.negotiated_media:
             media.configure(self.negotiated_media, now)
 
     def _receive_media(self, data: bytes, now: float) -> None:
