@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 from ..config import Configuration
 from ..datachannel.channels import ChannelManager
-from ..dtls.certificate import Certificate, fingerprint_strength
-from ..dtls.transport import DtlsTransport
+from ..dtls.certificate import Certificate
+from ..dtls.transport import DtlsTransport, usable_fingerprints
 from ..errors import InvalidStateError, LocalProtocolError, ParseError, SdpParseError
 from ..ice import Candidate, IceAgent
 from ..ice.mdns import HostnameCandidates
@@ -80,14 +80,6 @@ class _MediaSignaling:
 def _token(rng: random.Random, length: int) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     return "".join(rng.choice(alphabet) for _ in range(length))
-
-
-def _hash_supported(algorithm: str) -> bool:
-    try:
-        fingerprint_strength(algorithm)
-    except ValueError:
-        return False
-    return True
 
 
 class SignalingMixin:
@@ -424,7 +416,7 @@ class SignalingMixin:
         # (without any, such an offer is refused as before: we could accept nothing).
         wants_media = self._media_state is not None and bool(self._media_state.requests)
         description = DataChannelDescription.from_session(session, require_data=not wants_media)
-        if not any(_hash_supported(algorithm) for algorithm, _ in description.fingerprints):
+        if not usable_fingerprints(description.fingerprints):  # what DTLS will verify
             names = ", ".join(sorted({a for a, _ in description.fingerprints}))
             raise SdpParseError(f"no a=fingerprint with a hash function we support ({names})")
         if kind is SdpType.ANSWER and description.setup == "actpass":

@@ -78,6 +78,7 @@ __all__ = [
     "HandshakeCompleted",
     "RecordHeader",
     "parse_record_headers",
+    "usable_fingerprints",
 ]
 
 logger = logging.getLogger("trio_webrtc.dtls")
@@ -185,7 +186,7 @@ class _FingerprintVerifier:
         return False
 
 
-def _normalize_fingerprints(fingerprints: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+def usable_fingerprints(fingerprints: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
     """The fingerprints of the strongest hash function offered (RFC 8122 §5: with several
     ``a=fingerprint`` attributes the verifier uses the strongest hash it supports; several
     values of that hash, e.g. for several certificates, may each match)."""
@@ -260,7 +261,7 @@ class DtlsTransport:
             raise ValueError("mtu must be at least 256 bytes")
         if initial_retransmit <= 0 or handshake_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        expected = _normalize_fingerprints(remote_fingerprints)
+        expected = usable_fingerprints(remote_fingerprints)
         if not expected:
             raise ValueError("no remote fingerprint with a supported hash algorithm")
         self._is_client = is_client
