@@ -10,7 +10,8 @@ Layer map (each module's docstring names its sections):
 * :mod:`.inbound` — the receive side: TSN tracking, reassembly, ordering, receive window
   (RFC 9260 §6.2, §6.5-§6.9, RFC 3758 §3.6).
 * :mod:`.reconfig` — stream resets (RFC 6525); :mod:`.cookie` — State Cookies (§5.1.3);
-  :mod:`.chunks` — the packet and chunk codec (§3); :mod:`.events`.
+  :mod:`.chunks` — the packet and chunk codec (§3); :mod:`.packets` — bundling chunks
+  into outgoing packets; :mod:`.events`.
 
 Sans-I/O: :class:`SctpAssociation` takes packets and time, and hands back packets,
 timer deadlines and :class:`SctpEvent` objects.

@@ -59,7 +59,6 @@ from .chunks import (
     ShutdownAckChunk,
     ShutdownChunk,
     ShutdownCompleteChunk,
-    encode_packet,
     iter_chunks,
     parse_chunk,
     parse_sack,
@@ -76,6 +75,7 @@ from .events import (
 from .handshake import HEARTBEAT_INTERVAL, STREAMS, Handshake
 from .inbound import Inbound
 from .outbound import RTO_INITIAL, RTO_MAX, Outbound
+from .packets import PacketBuilder
 from .reconfig import StreamReconfig
 from .trace import TraceCallback
 
@@ -99,50 +99,6 @@ _SEND_STATES = frozenset({S.COOKIE_WAIT, S.COOKIE_ECHOED, S.ESTABLISHED})
 _RECEIVE_STATES = frozenset(
     {S.COOKIE_ECHOED, S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_SENT, S.SHUTDOWN_RECEIVED}
 )
-
-
-class _Packets:
-    """Accumulates chunks into packets of at most ``mtu`` bytes."""
-
-    __slots__ = ("_assoc", "_parts", "_size", "_vtag", "limit", "packets")
-
-    def __init__(self, assoc: SctpAssociation, mtu: int) -> None:
-        self._assoc = assoc
-        self.limit = mtu - 12
-        self._parts: list[bytes | memoryview] = []
-        self._size = 0
-        self._vtag = assoc._peer_tag
-        self.packets: list[bytes] = []
-
-    def room(self) -> int:
-        return self.limit - self._size
-
-    def flush(self) -> None:
-        if self._parts:
-            a = self._assoc
-            self.packets.append(
-                encode_packet(a._local_port, a._remote_port, self._vtag, self._parts)
-            )
-            self._parts = []
-            self._size = 0
-
-    def add(self, chunk: bytes, vtag: int | None = None, alone: bool = False) -> None:
-        vtag = self._assoc._peer_tag if vtag is None else vtag
-        if alone or vtag != self._vtag or len(chunk) > self.room():
-            self.flush()
-        self._vtag = vtag
-        self._parts.append(chunk)
-        self._size += len(chunk)
-        if alone:
-            self.flush()
-
-    def emit(self, header: bytes, data: bytes | memoryview, pad: bytes, wire: int) -> None:
-        parts = self._parts
-        parts.append(header)
-        parts.append(data)
-        self._size += wire
-        if pad:
-            parts.append(pad)
 
 
 class SctpAssociation(Handshake):
@@ -521,7 +477,7 @@ class SctpAssociation(Handshake):
             or (self._reconfig is not None and self._reconfig.wants_to_send)
         ):
             return []  # the common case of a flush with nothing new: no packet builder
-        packets = _Packets(self, self._mtu)
+        packets = PacketBuilder(self, self._mtu)
         if self._control:
             for chunk, vtag, alone in self._control:
                 packets.add(chunk, vtag, alone)

@@ -140,7 +140,7 @@ class Outbound(Abandonment):
         self._rtx_base = initial_tsn  # transmission order of retransmissions (see Chunk)
         self._rtx_count = 0
         self.flight = 0  # payload bytes in flight
-        self.flight_chunks = 0  # chunks in flight under CHARGED_BELOW bytes (see there)
+        self.flight_small_chunks = 0  # chunks in flight under CHARGED_BELOW bytes
         self.peer_rwnd = 0
         self.cwnd = min(4 * mtu, max(2 * mtu, 4380))
         self.ssthresh = 1 << 30
@@ -263,8 +263,9 @@ class Outbound(Abandonment):
     @property
     def flight_charge(self) -> int:
         """What the data in flight takes of the peer's window, as we count it
-        (``flight_chunks``: the chunks in flight under :data:`CHARGED_BELOW` bytes)."""
-        return self.flight + PEER_CHUNK_OVERHEAD * self.flight_chunks
+        (each chunk in flight under :data:`CHARGED_BELOW` bytes costs it
+        :data:`PEER_CHUNK_OVERHEAD` more)."""
+        return self.flight + PEER_CHUNK_OVERHEAD * self.flight_small_chunks
 
     @property
     def has_outstanding(self) -> bool:
@@ -298,7 +299,7 @@ class Outbound(Abandonment):
         if chunk.in_flight:
             chunk.in_flight = False
             self.flight -= chunk.size
-            self.flight_chunks -= chunk.size < CHARGED_BELOW
+            self.flight_small_chunks -= chunk.size < CHARGED_BELOW
         chunk.missing = 0
         if chunk.tsn == self._rtt_tsn:
             self._rtt_tsn = None
@@ -359,7 +360,7 @@ class Outbound(Abandonment):
             chunk.rtx_order = self._rtx_base - 1 + count / (count + 1)
             chunk.rtx_time = now
             self.flight += chunk.size
-            self.flight_chunks += chunk.size < CHARGED_BELOW
+            self.flight_small_chunks += chunk.size < CHARGED_BELOW
             fast_budget -= chunk.size + 16
             if self.trace is not None:
                 self._trace(now, "rtx", tsn=tsn & MASK32, cause=chunk.cause, n=chunk.sent_count - 1)
@@ -444,7 +445,9 @@ class Outbound(Abandonment):
                 new_packet()
                 continue
             probe = False
-            if self.peer_rwnd < size + (PEER_CHUNK_OVERHEAD if size < CHARGED_BELOW else 0):
+            small = size < CHARGED_BELOW
+            charge = size + PEER_CHUNK_OVERHEAD if small else size  # of the peer's window
+            if self.peer_rwnd < charge:
                 if self.flight or sent:
                     self.window_blocked = True
                     break
@@ -501,11 +504,8 @@ class Outbound(Abandonment):
             chunk.sent_count = 1
             chunk.probe = probe
             self.flight += size
-            if size < CHARGED_BELOW:
-                self.flight_chunks += 1
-                self.peer_rwnd = max(0, self.peer_rwnd - size - PEER_CHUNK_OVERHEAD)
-            else:
-                self.peer_rwnd = max(0, self.peer_rwnd - size)
+            self.flight_small_chunks += small
+            self.peer_rwnd = max(0, self.peer_rwnd - charge)
             sent.append(chunk)
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
@@ -589,7 +589,7 @@ class Outbound(Abandonment):
                 continue
             if chunk.in_flight:
                 self.flight -= chunk.size
-                self.flight_chunks -= chunk.size < CHARGED_BELOW
+                self.flight_small_chunks -= chunk.size < CHARGED_BELOW
             if not chunk.acked:
                 acked_bytes += chunk.size
             if chunk.retransmit:
@@ -622,7 +622,7 @@ class Outbound(Abandonment):
                     if chunk.in_flight:
                         chunk.in_flight = False
                         self.flight -= chunk.size
-                        self.flight_chunks -= chunk.size < CHARGED_BELOW
+                        self.flight_small_chunks -= chunk.size < CHARGED_BELOW
                     if chunk.retransmit:
                         chunk.retransmit = False
                         del self._retransmits[chunk.tsn]

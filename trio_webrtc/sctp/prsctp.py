@@ -35,7 +35,7 @@ class Abandonment:
     cum_ack: int
     next_tsn: int
     flight: int
-    flight_chunks: int
+    flight_small_chunks: int
     pending_wire: int
     forward_tsn_due: bool
     trace: TraceCallback | None
@@ -71,7 +71,7 @@ class Abandonment:
             if chunk.in_flight:
                 chunk.in_flight = False
                 self.flight -= chunk.size
-                self.flight_chunks -= chunk.size < CHARGED_BELOW
+                self.flight_small_chunks -= chunk.size < CHARGED_BELOW
             if chunk.retransmit:
                 chunk.retransmit = False
                 self._retransmits.pop(chunk.tsn, None)

@@ -1,0 +1,60 @@
+"""Building outgoing SCTP packets from encoded chunks (RFC 9260 §3.1: common header,
+chunks bundled up to the path MTU, §6.10; the CRC32c is added by
+:func:`.chunks.encode_packet`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .chunks import encode_packet
+
+if TYPE_CHECKING:
+    from .association import SctpAssociation
+
+__all__ = ["PacketBuilder"]
+
+
+class PacketBuilder:
+    """Accumulates chunks into packets of at most ``mtu`` bytes, each under the verification
+    tag it was queued with (a new tag starts a new packet); ``alone`` chunks get a packet
+    of their own. :meth:`emit` is the DATA hot path's (``Outbound.fill``)."""
+
+    __slots__ = ("_assoc", "_parts", "_size", "_vtag", "limit", "packets")
+
+    def __init__(self, assoc: SctpAssociation, mtu: int) -> None:
+        self._assoc = assoc
+        self.limit = mtu - 12
+        self._parts: list[bytes | memoryview] = []
+        self._size = 0
+        self._vtag = assoc._peer_tag
+        self.packets: list[bytes] = []
+
+    def room(self) -> int:
+        return self.limit - self._size
+
+    def flush(self) -> None:
+        if self._parts:
+            a = self._assoc
+            self.packets.append(
+                encode_packet(a._local_port, a._remote_port, self._vtag, self._parts)
+            )
+            self._parts = []
+            self._size = 0
+
+    def add(self, chunk: bytes, vtag: int | None = None, alone: bool = False) -> None:
+        vtag = self._assoc._peer_tag if vtag is None else vtag
+        if alone or vtag != self._vtag or len(chunk) > self.room():
+            self.flush()
+        self._vtag = vtag
+        self._parts.append(chunk)
+        self._size += len(chunk)
+        if alone:
+            self.flush()
+
+    def emit(self, header: bytes, data: bytes | memoryview, pad: bytes, wire: int) -> None:
+        parts = self._parts
+        parts.append(header)
+        parts.append(data)
+        self._size += wire
+        if pad:
+            parts.append(pad)
