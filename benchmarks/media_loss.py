@@ -187,17 +187,8 @@ async def trio_receive(end: TrioEnd, times: list[float], result: Result) -> None
 
 
 async def report(peer: PeerProcess) -> dict[str, Any]:
-    seen = sum(1 for m in peer.history if m.get("type") == "report")
-    await peer.send({"type": "report"})
-    index = [0]
-
-    def nth(message: dict[str, Any]) -> bool:
-        if message.get("type") != "report":
-            return False
-        index[0] += 1
-        return index[0] == seen + 1
-
-    return await peer.wait_for(nth, "aiortc's report")
+    """aiortc's counts now."""
+    return await peer.request("report", "aiortc's report")
 
 
 @contextlib.asynccontextmanager

@@ -209,6 +209,22 @@ class PeerProcess:
                 await self._lot.park()
         raise self.fail(f"timed out after {timeout:g} s waiting for {what}")
 
+    async def request(self, kind: str, what: str) -> dict[str, Any]:
+        """Send ``{"type": kind}`` and return the next ``kind`` message after it (a peer
+        that answers requests of that type, e.g. aiortc_media_peer's ``report``)."""
+        seen = sum(1 for m in self.history if m.get("type") == kind)
+        await self.send({"type": kind})
+        count = 0
+
+        def next_one(message: dict[str, Any]) -> bool:
+            nonlocal count
+            if message.get("type") != kind:
+                return False
+            count += 1
+            return count == seen + 1
+
+        return await self.wait_for(next_one, what)
+
     async def messages(self) -> AsyncIterator[dict[str, Any]]:
         """Every message, from the first, as they arrive (ends at EOF)."""
         index = 0

@@ -57,17 +57,7 @@ async def negotiate(pc: PeerConnection, peer: PeerProcess, our_role: str) -> Non
 
 async def report(peer: PeerProcess) -> dict[str, Any]:
     """aiortc's counts now."""
-    seen = sum(1 for m in peer.history if m.get("type") == "report")
-    await peer.send({"type": "report"})
-    index = [0]
-
-    def nth(message: dict[str, Any]) -> bool:
-        if message.get("type") != "report":
-            return False
-        index[0] += 1
-        return index[0] == seen + 1
-
-    return await peer.wait_for(nth, "aiortc's report")
+    return await peer.request("report", "aiortc's report")
 
 
 class Decoder:
