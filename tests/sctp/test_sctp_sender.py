@@ -14,7 +14,7 @@ from sctp_helpers import Peer, make_pair, payload
 from sctp_paths import Bulk
 
 from trio_webrtc.sctp.chunks import DataChunk, SackChunk, parse_packet
-from trio_webrtc.sctp.outbound import LAN_MAX_BURST, MAX_BURST, RTO_MIN
+from trio_webrtc.sctp.outbound import LAN_MAX_BURST, MAX_BURST, PEER_CHUNK_OVERHEAD, RTO_MIN
 from trio_webrtc.sctp.trace import TraceBuffer
 from trio_webrtc.testing import PathProfile, VirtualLink
 
@@ -336,3 +336,37 @@ def test_acks_of_copies_sent_after_a_retransmission_do_mark_it_lost() -> None:
     # chunk's T3 copy was lost, and three later ones arrived: fast retransmit it.
     later, fast, losses = _retransmission_after_t3(0.06)
     assert later == [later[0]] and fast == 1 and losses == 1
+
+
+# -- the peer's window ---------------------------------------------------------------------
+
+
+def test_full_chunks_use_the_whole_peer_window_small_ones_pay_per_chunk() -> None:
+    # usrsctp charges ~256 bytes per held chunk; we charge that only for chunks under
+    # CHARGED_BELOW, so a bulk sender may fill a receiver's whole window (a flat charge
+    # held every sender to ~80 % of it), while a flood of tiny messages stays bounded.
+    window = 64 << 10
+    client, _server, link = make_pair()
+    assoc = client.assoc
+    out = assoc._outbound
+    out.cwnd = out.burst_credit = 1 << 20
+    out.max_burst = 1 << 10
+    out.peer_rwnd = window
+    for i in range(100):
+        assoc.send(1, 53, payload(PAYLOAD, i), now=link.now)
+    assoc.datagrams_to_send(link.now)
+    assert out.flight_small_chunks == 0
+    assert out.flight == out.flight_charge > window - PAYLOAD  # the whole window
+    client2, _server2, link2 = make_pair(seed=2)
+    assoc2 = client2.assoc
+    out2 = assoc2._outbound
+    out2.cwnd = out2.burst_credit = 1 << 20
+    out2.max_burst = 1 << 10
+    out2.peer_rwnd = window
+    for i in range(1000):
+        assoc2.send(1, 53, payload(100, i), now=link2.now)
+    assoc2.datagrams_to_send(link2.now)
+    chunks = out2.flight_small_chunks
+    assert chunks == out2.flight // 100
+    assert out2.flight_charge == out2.flight + PEER_CHUNK_OVERHEAD * chunks <= window
+    assert out2.flight < window // 2  # 356 bytes of window per 100-byte message
