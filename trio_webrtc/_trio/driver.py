@@ -65,6 +65,7 @@ _SOCKET_BUFFER = 4 << 20
 _BUNDLE_BYTES = 256 << 10  # full packets go at once when this much user data is waiting
 _QUICK_ROUNDS = 8  # scheduling rounds the flusher looks at one by one before polling
 _STREAM_POLL = 0.001  # seconds between the flusher's looks at a streaming sender
+_REARM_WITHIN = 0.1  # a later deadline re-arms the timer when the armed one is this near
 # Linux UDP segmentation offload (udp(7)): one sendmsg carries up to 64 same-size
 # datagrams (UDP_SEGMENT), and a socket with UDP_GRO receives such a batch in one recvmsg
 # (the segment size in a control message) instead of one syscall per datagram.
@@ -308,7 +309,7 @@ class CoreDriver:
                 # Our senders are queueing and the burst (SACKs) left nothing due but new
                 # DATA the window has room for: it leaves with their next 256 KiB or the
                 # flusher's next look, not in a packet run cut short by this SACK.
-                self._settle()
+                self._settle(now)
             else:
                 self.flush()
             if count >= _RECEIVE_BURST:
@@ -363,23 +364,24 @@ class CoreDriver:
 
     async def _timer_task(self) -> None:
         core = self.core
+        deadline = core.get_timer()
         while True:
-            deadline = core.get_timer()
             armed = math.inf if deadline is None else deadline
             with trio.CancelScope(deadline=armed) as scope:
                 self._timer_scope = scope
                 self._armed = armed
                 await trio.sleep_forever()
-            self._timer_scope = None
+            self._timer_scope = None  # flushes meanwhile leave the deadline to us
             now = trio.current_time()
             deadline = core.get_timer()
             if deadline is not None and deadline <= now:
                 core.handle_timer(now)
                 self.flush()
-                after = core.get_timer()
-                if after is not None and after <= now:  # a layer did not advance its timer
+                deadline = core.get_timer()
+                if deadline is not None and deadline <= now:  # a layer did not advance
                     logger.debug("[%s] timer did not advance; backing off", core.log_prefix)
                     await trio.sleep(0.001)
+                    deadline = core.get_timer()
 
     def _wake_mdns(self) -> None:
         """The core holds new mDNS names: start the resolving task, or wake it."""
@@ -496,11 +498,18 @@ class CoreDriver:
             except OSError as exc:
                 logger.debug("[%s] sendto %s: %s", core.log_prefix, remote, exc)
         self.datagrams_sent += sent
-        self._settle()
+        self._settle(now)
 
-    def _settle(self) -> None:
+    def _settle(self, now: float) -> None:
         """After a flush (or a burst that needed none): dispatch the core's events and
-        move the timer task's deadline earlier if the core's moved earlier."""
+        re-arm the timer task.
+
+        The core's deadline moving earlier re-arms at once. Moving later (a SACK pushed
+        T3 back, a delayed SACK went out) re-arms only when the armed deadline is less
+        than :data:`_REARM_WITHIN` away: a wakeup that finds nothing due costs a trio
+        cancellation (~10x a re-arm), while re-arming a far deadline on every flush
+        would cost a heap operation per SACK during bulk transfers.
+        """
         core = self.core
         if core.hostnames_pending:
             self._wake_mdns()
@@ -510,7 +519,10 @@ class CoreDriver:
         scope = self._timer_scope
         if scope is not None:
             deadline = core.get_timer()
-            if deadline is not None and deadline < self._armed:
+            armed = self._armed
+            if deadline is None:
+                deadline = math.inf
+            if deadline < armed or (deadline > armed and armed - now < _REARM_WITHIN):
                 scope.deadline = self._armed = deadline
 
     @staticmethod

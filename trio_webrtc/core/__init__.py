@@ -519,22 +519,31 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
         return sctp is not None and sctp.has_outstanding_data
 
     def get_timer(self) -> float | None:
-        timers = [self.ice.get_timer()]
+        """The earliest deadline of any layer (absolute, the caller's clock), or None.
+        Called after every flush: no allocation on the common path."""
+        best = self.ice.get_timer()
         if self.dtls is not None:
-            timers.append(self.dtls.get_timer())
+            deadline = self.dtls.get_timer()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
         if self.sctp is not None:
-            timers.append(self.sctp.get_timer())
+            deadline = self.sctp.get_timer()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
         if self.media is not None:
-            timers.append(self.media.get_timer())
+            deadline = self.media.get_timer()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
         if self._gathering.has_servers:
-            timers.append(self._gathering.get_timer())
+            deadline = self._gathering.get_timer()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
         if self._connect_deadline is not None:
             if self.ice.selected_pair is not None or self._closed:
                 self._connect_deadline = None
-            else:
-                timers.append(self._connect_deadline)
-        deadlines = [t for t in timers if t is not None]
-        return min(deadlines) if deadlines else None
+            elif best is None or self._connect_deadline < best:
+                best = self._connect_deadline
+        return best
 
     _connect_deadline: float | None = None
 
