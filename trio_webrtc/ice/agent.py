@@ -142,6 +142,10 @@ class IceAgent(InboundChecks):
         self._consent_creds: tuple[str, str, str] | None = None  # remote ufrag, pwd, local
         self._previous_local: tuple[str, str] | None = None
         self._old_remote_ufrags: deque[str] = deque(maxlen=8)
+        # get_timer()'s answer depends only on the state above: cached until a public
+        # method that may change that state runs (each clears _timer_valid on entry).
+        self._timer_valid = False
+        self._timer: float | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -206,12 +210,14 @@ class IceAgent(InboundChecks):
 
     def set_controlling(self, controlling: bool) -> None:
         """Set our role (e.g. from JSEP: the offerer controls)."""
+        self._timer_valid = False
         if controlling != self._controlling:
             self._switch_role(controlling)
 
     def add_local_candidate(self, candidate: Candidate) -> None:
         """Add a local candidate; host/relay ones are bases, srflx/prflx are pruned."""
         self._check_open()
+        self._timer_valid = False
         if candidate.transport.lower() != "udp" or candidate.family is None:
             self._log(logging.DEBUG, "ignoring local candidate %s", candidate.to_sdp())
             return
@@ -232,6 +238,7 @@ class IceAgent(InboundChecks):
     def set_remote_credentials(self, ufrag: str, pwd: str, *, lite: bool = False) -> None:
         """Set the peer's ufrag/pwd. New values after earlier ones mean an ICE restart."""
         self._check_open()
+        self._timer_valid = False
         if (ufrag, pwd) == (self._remote_ufrag, self._remote_pwd):
             self._remote_lite = lite
             return
@@ -249,6 +256,7 @@ class IceAgent(InboundChecks):
     def add_remote_candidate(self, candidate: Candidate | None, now: float) -> None:
         """Add a (trickled) remote candidate; ``None`` means end-of-candidates."""
         self._check_open()
+        self._timer_valid = False
         self._now = now
         if candidate is None:
             self._remote_eoc = True
@@ -307,6 +315,7 @@ class IceAgent(InboundChecks):
         the new generation selects a pair.
         """
         self._check_open()
+        self._timer_valid = False
         self._now = now
         if self._selected is not None and self._previous_local is None:
             self._previous_local = (self._local_ufrag, self._local_pwd)
@@ -319,6 +328,7 @@ class IceAgent(InboundChecks):
 
     def close(self) -> None:
         """Stop for good: state CLOSED, no more datagrams or timers."""
+        self._timer_valid = False
         if self._state is IceState.CLOSED:
             return
         self._outgoing.clear()
@@ -342,7 +352,16 @@ class IceAgent(InboundChecks):
         return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
-        """The earliest absolute deadline at which :meth:`handle_timer` must run."""
+        """The earliest absolute deadline at which :meth:`handle_timer` must run.
+
+        Called after every flush: cached, recomputed only after a state change."""
+        if not self._timer_valid:
+            self._timer = self._compute_timer()
+            self._timer_valid = True
+        return self._timer
+
+    def _compute_timer(self) -> float | None:
+        """:meth:`get_timer` from scratch (a function of the agent's state only)."""
         if self._state in (IceState.CLOSED, IceState.FAILED):
             return None
         deadlines = [self._transactions.next_deadline(), self._nomination_deadline()]
@@ -360,6 +379,7 @@ class IceAgent(InboundChecks):
 
     def handle_timer(self, now: float) -> None:
         """Run everything due at ``now``: retransmissions, paced checks, consent."""
+        self._timer_valid = False
         if self._state in (IceState.CLOSED, IceState.FAILED):
             return
         self._now = now

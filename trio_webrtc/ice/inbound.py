@@ -59,6 +59,7 @@ class InboundChecks:
     _selected: PairKey | None
     _nominating: PairKey | None
     _first_success_at: float | None
+    _timer_valid: bool
 
     if TYPE_CHECKING:
         from .checklist import CandidatePair
@@ -85,6 +86,7 @@ class InboundChecks:
         self, data: bytes, local_address: Address, remote_address: Address, now: float
     ) -> None:
         """Process one received STUN datagram; anything bad is logged and dropped."""
+        self._timer_valid = False
         if self._state is IceState.CLOSED:
             return
         self._now = now
