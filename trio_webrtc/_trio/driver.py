@@ -300,11 +300,18 @@ class CoreDriver:
                     receive(data, local, remote, now)
             self.datagrams_received += count
             if count == 1 and not self._closed and core.ack_can_wait():
-                # One packet of DATA asked for a SACK: wake the readers first and let the
-                # flusher send it a few scheduling rounds later, so that a reply sent
-                # meanwhile carries it (one datagram each way for a request/response).
+                # One packet of DATA asked for a SACK: wake the readers first and hold
+                # the SACK for two scheduling rounds (trio runs a round's tasks in either
+                # order), so that a reply sent meanwhile carries it: one datagram each
+                # way for a request/response. This task holds it rather than waking the
+                # flusher: one step of its own instead of an Event and another task's.
                 self._dispatch()
-                self._wake_flusher()
+                for _ in range(2):
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    if self._closed or not core.ack_can_wait():
+                        break
+                else:
+                    self.flush()
             elif self._bundling and (sctp := core.sctp) is not None and sctp.only_new_data_pending:
                 # Our senders are queueing and the burst (SACKs) left nothing due but new
                 # DATA the window has room for: it leaves with their next 256 KiB or the
