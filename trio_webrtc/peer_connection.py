@@ -576,16 +576,16 @@ class PeerConnection:
     # ---------------------------------------------------------------- events
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, MEDIA_EVENTS):
-            self._media.on_event(event)
-            self._lot.unpark_all()
-            return
-        if isinstance(event, ChannelMessage):
+        if type(event) is ChannelMessage:  # the common case first, without isinstance
             channel = self._channels.get(event.key)
             if channel is not None:
                 channel._deliver(event.data, event.nbytes)
             else:
                 self._core.message_read(event.nbytes)
+            return
+        if isinstance(event, MEDIA_EVENTS):
+            self._media.on_event(event)
+            self._lot.unpark_all()
             return
         if isinstance(event, IncomingChannel):
             info = self._core.channels.get(event.key)
