@@ -59,26 +59,44 @@ def compute_foundation(
     return str(zlib.crc32(key.encode()))
 
 
-def normalize_address(address: str) -> str:
-    """Canonical text of an IP literal (IPv6 compressed, zone kept); hostnames lower-case."""
+_ANALYSED: dict[str, tuple[str, int | None]] = {}
+_ANALYSED_LIMIT = 1024
+
+
+def _analyse(address: str) -> tuple[str, int | None]:
+    """(normalised text, IP version or ``None``) of ``address``, memoised: every STUN
+    message's endpoints are normalised, and ``ipaddress`` parsing costs microseconds."""
+    known = _ANALYSED.get(address)
+    if known is not None:
+        return known
     host, sep, zone = address.partition("%")
     try:
-        return str(ipaddress.ip_address(host)) + sep + zone
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        return address.lower()
+        result: tuple[str, int | None] = (address.lower(), None)
+    else:
+        result = (str(ip) + sep + zone, ip.version)
+    if len(_ANALYSED) >= _ANALYSED_LIMIT:
+        _ANALYSED.clear()  # bounded: remote addresses come from the network
+    _ANALYSED[address] = result
+    return result
+
+
+def normalize_address(address: str) -> str:
+    """Canonical text of an IP literal (IPv6 compressed, zone kept); hostnames lower-case."""
+    return _analyse(address)[0]
 
 
 def normalize_endpoint(address: tuple[str, int]) -> tuple[str, int]:
     """(host, port) with the host normalised as by :func:`normalize_address`."""
-    return (normalize_address(address[0]), address[1])
+    host = address[0]
+    known = _ANALYSED.get(host)
+    return (known[0] if known is not None else _analyse(host)[0], address[1])
 
 
 def address_family(address: str) -> int | None:
     """4 or 6 for an IP literal, ``None`` for a hostname (e.g. an mDNS ``.local`` name)."""
-    try:
-        return ipaddress.ip_address(address.partition("%")[0]).version
-    except ValueError:
-        return None
+    return _analyse(address)[1]
 
 
 def _port(text: str, what: str) -> int:

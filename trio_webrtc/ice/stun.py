@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import random
 import secrets
+import socket
 import struct
 import unicodedata
 import zlib
@@ -78,6 +79,7 @@ MAGIC_COOKIE = 0x2112A442
 _COOKIE_BYTES = struct.pack("!I", MAGIC_COOKIE)
 _FINGERPRINT_XOR = 0x5354554E
 _HEADER_LENGTH = 20
+_TYPE_LENGTH = struct.Struct("!HH")
 
 
 class Method(enum.IntEnum):
@@ -100,6 +102,9 @@ class MessageClass(enum.IntEnum):
     SUCCESS = 2
     ERROR = 3
 
+
+_CLASSES = tuple(MessageClass)
+_METHODS: dict[int, int] = {int(m): m for m in Method}
 
 # Attribute types (RFC 8489 §18.3, RFC 8445 §16.1, RFC 8656 §18).
 MAPPED_ADDRESS = 0x0001
@@ -328,17 +333,34 @@ def _encode_address(value: AttributeValue, xor: bool, transaction_id: bytes) -> 
     host, port = value
     if not isinstance(host, str) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
         raise LocalProtocolError(f"bad address {value!r}")
+    family, packed = _pack_ip(host)
+    if xor:
+        port ^= MAGIC_COOKIE >> 16
+        packed = _xor(packed, transaction_id)
+    return struct.pack("!BBH", 0, family, port) + packed
+
+
+def _pack_ip(host: str) -> tuple[int, bytes]:
+    """(STUN address family, packed address) of an IP literal (a zone is ignored)."""
+    try:  # fast path: an IPv4 address in canonical dotted-quad form
+        packed = socket.inet_pton(socket.AF_INET, host)
+        if socket.inet_ntop(socket.AF_INET, packed) == host:
+            return 1, packed
+    except (OSError, ValueError):
+        pass
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError as exc:
         raise LocalProtocolError(f"bad IP address {host!r}") from exc
-    packed = ip.packed
-    family = 1 if ip.version == 4 else 2
-    if xor:
-        port ^= MAGIC_COOKIE >> 16
-        mask = _COOKIE_BYTES + transaction_id
-        packed = bytes(a ^ b for a, b in zip(packed, mask, strict=False))
-    return struct.pack("!BBH", 0, family, port) + packed
+    return (1 if ip.version == 4 else 2), ip.packed
+
+
+def _xor(packed: bytes, transaction_id: bytes) -> bytes:
+    """An address XORed with the magic cookie (IPv4) or cookie + transaction id (IPv6)."""
+    mask = _COOKIE_BYTES if len(packed) == 4 else _COOKIE_BYTES + transaction_id
+    size = len(packed)
+    value = int.from_bytes(packed, "big") ^ int.from_bytes(mask[:size], "big")
+    return value.to_bytes(size, "big")
 
 
 def _encode_value(attr_type: int, value: AttributeValue, transaction_id: bytes) -> bytes:
@@ -425,7 +447,7 @@ def encode(
         attr, digest_size = (MESSAGE_INTEGRITY_SHA256, 32) if sha256 else (MESSAGE_INTEGRITY, 20)
         length = len(body) + 4 + digest_size
         signed = head + struct.pack("!H", length) + tail + bytes(body)
-        mac = hmac.new(integrity_key, signed, "sha256" if sha256 else "sha1").digest()
+        mac = hmac.digest(integrity_key, signed, "sha256" if sha256 else "sha1")
         body += _tlv(attr, mac, pad)
     if fingerprint:
         length = len(body) + 8
@@ -456,9 +478,10 @@ def _decode_address(body: bytes, xor: bool, transaction_id: bytes) -> Address:
         raise StunParseError(f"unknown address family {family}")
     if xor:
         port ^= MAGIC_COOKIE >> 16
-        raw = bytes(a ^ b for a, b in zip(raw, _COOKIE_BYTES + transaction_id, strict=False))
-    host = str(ipaddress.IPv4Address(raw) if family == 1 else ipaddress.IPv6Address(raw))
-    return (host, port)
+        raw = _xor(raw, transaction_id)
+    if family == 1:  # inet_ntop's dotted quad is str(IPv4Address) exactly
+        return (socket.inet_ntop(socket.AF_INET, raw), port)
+    return (str(ipaddress.IPv6Address(raw)), port)
 
 
 def _decode_text(body: bytes, attr_type: int) -> str:
@@ -520,7 +543,7 @@ def _split_header(data: bytes) -> tuple[int, int, bytes]:
     """Validate the header; return (message type, length, transaction id)."""
     if len(data) < _HEADER_LENGTH:
         raise StunParseError("STUN message shorter than its header")
-    msg_type, length = struct.unpack_from("!HH", data)
+    msg_type, length = _TYPE_LENGTH.unpack_from(data)
     if msg_type & 0xC000:
         raise StunParseError("first two bits of a STUN message must be zero")
     if data[4:8] != _COOKIE_BYTES:
@@ -533,14 +556,16 @@ def _split_header(data: bytes) -> tuple[int, int, bytes]:
 def _iter_raw(data: bytes) -> Iterable[tuple[int, int, bytes]]:
     """Yield (offset, type, body) for each attribute; raise on truncation."""
     offset = _HEADER_LENGTH
-    while offset < len(data):
-        if offset + 4 > len(data):
+    size = len(data)
+    unpack = _TYPE_LENGTH.unpack_from
+    while offset < size:
+        if offset + 4 > size:
             raise StunParseError("truncated attribute header")
-        attr_type, attr_len = struct.unpack_from("!HH", data, offset)
+        attr_type, attr_len = unpack(data, offset)
         end = offset + 4 + attr_len
-        if end > len(data):
+        if end > size:
             raise StunParseError("attribute runs past the end of the message")
-        yield offset, attr_type, bytes(data[offset + 4 : end])
+        yield offset, attr_type, data[offset + 4 : end]
         offset = end + (-attr_len) % 4
 
 
@@ -550,10 +575,12 @@ def parse_message(data: bytes) -> Message:
     Attributes after MESSAGE-INTEGRITY other than MESSAGE-INTEGRITY-SHA256 and
     FINGERPRINT are ignored, and nothing may follow FINGERPRINT (RFC 8489 §14.5, §14.7).
     """
+    if not isinstance(data, bytes):
+        data = bytes(data)  # slices of it are then bytes too
     try:
         msg_type, _, transaction_id = _split_header(data)
         method = (msg_type & 0x000F) | ((msg_type & 0x00E0) >> 1) | ((msg_type & 0x3E00) >> 2)
-        message_class = MessageClass(((msg_type & 0x0010) >> 4) | ((msg_type & 0x0100) >> 7))
+        message_class = _CLASSES[((msg_type & 0x0010) >> 4) | ((msg_type & 0x0100) >> 7)]
         attributes: list[tuple[int, AttributeValue]] = []
         after_integrity = False
         seen_fingerprint = False
@@ -569,7 +596,7 @@ def parse_message(data: bytes) -> Message:
             if attr_type in (MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256):
                 after_integrity = True
         return Message(
-            Method(method) if method in Method._value2member_map_ else method,
+            _METHODS.get(method, method),
             message_class,
             transaction_id,
             tuple(attributes),
@@ -585,6 +612,8 @@ def verify_integrity(data: bytes, key: bytes) -> bool:
 
     False when the attribute is missing, the message is malformed or the HMAC differs.
     """
+    if not isinstance(data, bytes):
+        data = bytes(data)
     try:
         _, _, _ = _split_header(data)
         for offset, attr_type, body in _iter_raw(data):
@@ -596,7 +625,7 @@ def verify_integrity(data: bytes, key: bytes) -> bool:
                     return False
                 length = offset + 4 + len(body) - _HEADER_LENGTH
                 signed = data[:2] + struct.pack("!H", length) + data[4:offset]
-                mac = hmac.new(key, signed, algorithm).digest()[: len(body)]
+                mac = hmac.digest(key, signed, algorithm)[: len(body)]
                 return hmac.compare_digest(mac, body)
     except StunParseError:
         return False
