@@ -60,6 +60,7 @@ __all__ = [
     "ShutdownCompleteChunk",
     "UnknownChunk",
     "UnknownReconfigParam",
+    "checksum_seed",
     "encode_packet",
     "iter_chunks",
     "parse_chunk",
@@ -563,6 +564,13 @@ def iter_chunks(data: bytes, offset: int = 12) -> Iterator[tuple[int, int, int, 
             raise SctpParseError(f"bad chunk length {length}")
         yield ctype, flags, offset + 4, offset + length
         offset += (length + 3) & ~3
+
+
+def checksum_seed(src_port: int, dst_port: int, vtag: int) -> int:
+    """The CRC32c of a common header with a zero checksum field: the state to resume from
+    over the chunks (a packet's CRC is ``crc32c(chunks, checksum_seed(...))``). Fixed per
+    association and direction, so callers cache it rather than hash the header each time."""
+    return int(crc32c(COMMON_HEADER.pack(src_port, dst_port, vtag) + _ZERO4))
 
 
 def verify_checksum(data: bytes) -> bool:
