@@ -318,6 +318,22 @@ def parse_stacks(text: str) -> list[str]:
     return stacks
 
 
+def trio_floor() -> str:
+    """One line: what Trio alone costs here (``trio_floor.py``), the floor under our face."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trio_floor.py")
+    completed = subprocess.run(
+        [sys.executable, script], capture_output=True, text=True, timeout=300, check=False
+    )
+    if completed.returncode != 0:
+        return f"Trio floor: trio_floor.py failed: {completed.stderr.strip()[-200:]}"
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    return (
+        f"Trio floor here (no protocol, trio_floor.py): checkpoint {figures['checkpoint_us']} us,"
+        f" memory channel {figures['memory_channel_us_per_msg']} us/msg,"
+        f" UDP request/response through two receive tasks {figures['udp_round_trip_us']} us"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -402,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     if scale:
         print()
         print(scale)
+    if not args.quick and "trio" in stacks:
+        print()
+        print(trio_floor())
     loads = [value for r in records for value in r.get("load_1m", [])]
     if loads:
         print(f"1-minute load average during the runs: {min(loads):.2f}-{max(loads):.2f}")
