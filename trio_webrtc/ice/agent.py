@@ -54,7 +54,7 @@ from .checklist import (
 from .consent import ConsentFreshness
 from .events import IceEvent, IceState, IceStateChanged, SelectedPairChanged
 from .inbound import MAX_REMOTE_CANDIDATES, InboundChecks
-from .messages import binding_request
+from .messages import encode_binding_request
 from .stun import Address
 
 __all__ = ["IceAgent", "IceEvent", "IceState", "IceStateChanged", "SelectedPairChanged"]
@@ -443,17 +443,19 @@ class IceAgent(InboundChecks):
         priority = 0
         if base is not None:  # §7.1.1: the priority a peer-reflexive candidate would have
             priority = compute_priority("prflx", base.local_preference, base.component)
-        message = binding_request(
+        transaction_id = stun.random_transaction_id(self._rng)
+        data = encode_binding_request(
             username=f"{remote_ufrag}:{local_ufrag}",
             priority=priority,
             controlling=self._controlling,
             tie_breaker=self._tie_breaker,
             use_candidate=nominate,
-            rng=self._rng,
+            transaction_id=transaction_id,
+            key=remote_pwd.encode(),
         )
         return StunTransaction(
-            transaction_id=message.transaction_id,
-            data=stun.encode(message, remote_pwd.encode(), True),
+            transaction_id=transaction_id,
+            data=data,
             local=key[0],
             remote=key[1],
             remote_pwd=remote_pwd,

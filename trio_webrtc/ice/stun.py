@@ -62,6 +62,7 @@ __all__ = [
     "MessageClass",
     "Method",
     "encode",
+    "finish",
     "is_stun",
     "long_term_key",
     "opaque_string",
@@ -70,6 +71,7 @@ __all__ = [
     "unknown_comprehension_required",
     "verify_fingerprint",
     "verify_integrity",
+    "xor_address_value",
 ]
 
 Address = tuple[str, int]
@@ -80,6 +82,7 @@ _COOKIE_BYTES = struct.pack("!I", MAGIC_COOKIE)
 _FINGERPRINT_XOR = 0x5354554E
 _HEADER_LENGTH = 20
 _TYPE_LENGTH = struct.Struct("!HH")
+_UINT32 = struct.Struct("!I")
 
 
 class Method(enum.IntEnum):
@@ -165,6 +168,7 @@ _KINDS: dict[int, int] = {
     CHANNEL_NUMBER: _CHANNEL,
 }
 # MESSAGE-INTEGRITY(-SHA256), DATA and every unknown attribute are raw bytes.
+_FINGERPRINT_HEAD = struct.pack("!HH", FINGERPRINT, 4)
 _UNDERSTOOD = frozenset(_KINDS) | {MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256, DATA}
 
 _TEXT_LIMIT = 763  # RFC 8489 §14.3/14.9/14.10/14.14: at most 763 octets (513 for USERNAME).
@@ -441,21 +445,41 @@ def encode(
             raise LocalProtocolError(f"attribute type {attr_type} out of range")
         body += _tlv(attr_type, _encode_value(attr_type, value, message.transaction_id), pad)
     msg_type = _message_type(message.method, message.message_class)
-    head = struct.pack("!H", msg_type)
-    tail = _COOKIE_BYTES + message.transaction_id
+    return finish(
+        msg_type, message.transaction_id, bytes(body), integrity_key, fingerprint, sha256=sha256
+    )
+
+
+def finish(
+    msg_type: int,
+    transaction_id: bytes,
+    body: bytes,
+    integrity_key: bytes | None,
+    fingerprint: bool,
+    *,
+    sha256: bool = False,
+) -> bytes:
+    """Header + already encoded attributes ``body``, then MESSAGE-INTEGRITY (or -SHA256)
+    keyed with ``integrity_key`` and FINGERPRINT when asked (RFC 8489 §14.5-§14.7)."""
+    head = _TYPE_LENGTH.pack
+    tail = _COOKIE_BYTES + transaction_id
     if integrity_key is not None:
         attr, digest_size = (MESSAGE_INTEGRITY_SHA256, 32) if sha256 else (MESSAGE_INTEGRITY, 20)
-        length = len(body) + 4 + digest_size
-        signed = head + struct.pack("!H", length) + tail + bytes(body)
-        mac = hmac.digest(integrity_key, signed, "sha256" if sha256 else "sha1")
-        body += _tlv(attr, mac, pad)
+        signed = head(msg_type, len(body) + 4 + digest_size) + tail + body
+        body += head(attr, digest_size) + hmac.digest(
+            integrity_key, signed, "sha256" if sha256 else "sha1"
+        )
     if fingerprint:
-        length = len(body) + 8
-        crc = zlib.crc32(head + struct.pack("!H", length) + tail + bytes(body))
-        body += _tlv(FINGERPRINT, struct.pack("!I", crc ^ _FINGERPRINT_XOR), pad)
+        crc = zlib.crc32(head(msg_type, len(body) + 8) + tail + body)
+        body += _FINGERPRINT_HEAD + _UINT32.pack(crc ^ _FINGERPRINT_XOR)
     if len(body) > 0xFFFF - _HEADER_LENGTH:
         raise LocalProtocolError("STUN message too long")
-    return head + struct.pack("!H", len(body)) + tail + bytes(body)
+    return head(msg_type, len(body)) + tail + body
+
+
+def xor_address_value(address: Address, transaction_id: bytes) -> bytes:
+    """The value of an XOR-MAPPED-ADDRESS (or XOR-PEER/RELAYED-ADDRESS) attribute."""
+    return _encode_address(address, True, transaction_id)
 
 
 # ---------------------------------------------------------------------------------------
