@@ -141,7 +141,8 @@ class Inbound:
     def a_rwnd(self) -> int:
         """The window to advertise: RFC 9260 §6.2 with application back-pressure and the
         bookkeeping charges."""
-        return max(0, self.window - self.unconsumed - self.held - TSN_CHARGE * len(self._above))
+        rwnd = self.window - self.unconsumed - self.held - TSN_CHARGE * len(self._above)
+        return rwnd if rwnd > 0 else 0
 
     @property
     def has_gaps(self) -> bool:

@@ -408,7 +408,8 @@ class Outbound(Abandonment):
         burst = self.max_burst * self.max_payload
         if not self.flight and self.burst_credit < burst:
             self.burst_credit = burst  # nothing in flight: no SACK would bring credit
-        limit = min(cwnd, self.flight + self.burst_credit)
+        limit = self.flight + self.burst_credit
+        limit = cwnd if limit > cwnd else limit  # (min() is a call: ~200 ns on the hot path)
         self._acked_since_fill = self._acking_sacks = 0
         largest = self.max_payload
         queues = self._queues
@@ -505,7 +506,8 @@ class Outbound(Abandonment):
             chunk.probe = probe
             self.flight += size
             self.flight_small_chunks += small
-            self.peer_rwnd = max(0, self.peer_rwnd - charge)
+            rwnd = self.peer_rwnd - charge
+            self.peer_rwnd = rwnd if rwnd > 0 else 0
             sent.append(chunk)
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
@@ -528,7 +530,8 @@ class Outbound(Abandonment):
                 times.append(now)
         if self.flight != started:
             self._active_at = now
-            self.burst_credit = max(0, self.burst_credit - (self.flight - started))
+            credit = self.burst_credit - (self.flight - started)
+            self.burst_credit = credit if credit > 0 else 0
         # Whether this transmission filled cwnd: every SACK until the next one may grow
         # it (§7.2.1 "fully utilized"), also the later ones of a burst of SACKs read
         # before we could send again (each sees less in flight than was sent).
@@ -549,7 +552,8 @@ class Outbound(Abandonment):
         else:
             self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
-        self.rto = min(RTO_MAX, max(RTO_MIN, self.srtt + 4 * self._rttvar))
+        rto = self.srtt + 4 * self._rttvar
+        self.rto = RTO_MIN if rto < RTO_MIN else RTO_MAX if rto > RTO_MAX else rto
 
     def _rtt_sample(self, tsn: int, cum: int, now: float) -> None:
         """The round trip of the newest acknowledged chunk (sent once) for the controller."""
@@ -559,7 +563,8 @@ class Outbound(Abandonment):
         if index >= head:
             self.cc.on_rtt(now - self._sent_times[index], now)
         # Entries wholly below the cumulative ack are done with.
-        head = max(head, bisect_right(tsns, cum + 1, head) - 1)
+        done = bisect_right(tsns, cum + 1, head) - 1
+        head = done if done > head else head
         if head > 256 and head * 2 > len(tsns):
             del tsns[:head]
             del self._sent_times[:head]
@@ -597,7 +602,8 @@ class Outbound(Abandonment):
             if chunk.tsn == rtt_tsn and chunk.sent_count == 1:
                 self._update_rto(now - self._rtt_sent)
                 self._rtt_tsn = rtt_tsn = None
-            self._release(chunk.message.stream, chunk.size)
+            chunk.message.stream.held -= chunk.size  # self._release(), inlined
+            self.total_buffered -= chunk.size
         advanced = cum > self.cum_ack
         self.cum_ack = cum
         sample = chunk if advanced else None  # the newest chunk acknowledged
@@ -676,7 +682,8 @@ class Outbound(Abandonment):
         if acked_bytes:
             self._active_at = now
         previous_rwnd = self.peer_rwnd
-        self.peer_rwnd = max(0, a_rwnd - self.flight_charge)
+        rwnd = a_rwnd - self.flight - PEER_CHUNK_OVERHEAD * self.flight_small_chunks
+        self.peer_rwnd = rwnd if rwnd > 0 else 0  # a_rwnd - flight_charge, at least 0
         if self.peer_rwnd and not previous_rwnd:
             # The window reopened: probes the peer dropped go again (usrsctp does the same).
             self._scanning = True
