@@ -199,6 +199,8 @@ class SctpAssociation(Handshake):
         self.dropped_packets = 0
         self._rx_vtag: int | None = None  # the tag _rx_seed is for (receive_datagram)
         self._rx_seed = 0
+        # (vtag, common header, its CRC32c state) of the last packet sent (PacketBuilder).
+        self._tx_header: tuple[int | None, bytes, int] = (None, b"", 0)
 
     # -- public API ----------------------------------------------------------------------
 

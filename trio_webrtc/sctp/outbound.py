@@ -496,14 +496,16 @@ class Outbound(Abandonment):
                     ssn = stream.next_ssn
                     message.ssn = ssn
                     stream.next_ssn = (ssn + 1) & 0xFFFF
-            chunk = Chunk(message, flags, data)
-            message.chunks.append(chunk)
+            if not pending:
+                # RFC 7053: the queue ran dry, so ask for an immediate SACK rather than
+                # have the peer's 200 ms delayed ack race our 200 ms minimum RTO.
+                flags |= FLAG_IMMEDIATE
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
-            chunk.tsn = tsn
-            chunk.in_flight = True
-            chunk.sent_count = 1
-            chunk.probe = probe
+            chunk = Chunk(message, flags, data, tsn, True)
+            message.chunks.append(chunk)
+            if probe:
+                chunk.probe = True
             self.flight += size
             self.flight_small_chunks += small
             rwnd = self.peer_rwnd - charge
@@ -512,11 +514,15 @@ class Outbound(Abandonment):
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
                 self._rtt_sent = now
-            if not pending:
-                # RFC 7053: the queue ran dry, so ask for an immediate SACK rather than
-                # have the peer's 200 ms delayed ack race our 200 ms minimum RTO.
-                chunk.flags |= FLAG_IMMEDIATE
-            self._encode(chunk, emit)
+            length = 16 + size  # self._encode(chunk, emit), inlined
+            emit(
+                DATA_HEADER.pack(
+                    0, flags, length, tsn & MASK32, message.sid, message.ssn, message.ppid
+                ),
+                data,
+                _PADS[length & 3],
+                (length + 3) & ~3,
+            )
             if probe:
                 break
         else:

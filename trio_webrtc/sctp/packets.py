@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .chunks import encode_packet
+from crc32c import crc32c
+
+from .chunks import CHECKSUM, COMMON_HEADER, checksum_seed
 
 if TYPE_CHECKING:
     from .association import SctpAssociation
@@ -33,11 +35,19 @@ class PacketBuilder:
         return self.limit - self._size
 
     def flush(self) -> None:
-        if self._parts:
+        """:func:`.chunks.encode_packet`, with the association's common header and its
+        CRC32c state cached per verification tag (one crc32c call per packet)."""
+        parts = self._parts
+        if parts:
             a = self._assoc
-            self.packets.append(
-                encode_packet(a._local_port, a._remote_port, self._vtag, self._parts)
-            )
+            vtag, header, seed = a._tx_header
+            if vtag != self._vtag:
+                vtag = self._vtag
+                header = COMMON_HEADER.pack(a._local_port, a._remote_port, vtag)
+                seed = checksum_seed(a._local_port, a._remote_port, vtag)
+                a._tx_header = (vtag, header, seed)
+            body = b"".join(parts)
+            self.packets.append(b"".join((header, CHECKSUM.pack(crc32c(body, seed)), body)))
             self._parts = []
             self._size = 0
 

@@ -84,8 +84,8 @@ class Abandonment:
                 # that the FORWARD TSN covers it even when every fragment sent so far was
                 # acknowledged; the receiver then drops them and skips the SSN (RFC 3758
                 # §3.5 A5, §3.6). Appended after the caller's scan of the sent queue.
-                end = Chunk(message, message.flags | FLAG_END, b"")
-                end.tsn = end.rtx_order = self.next_tsn
+                end = Chunk(message, message.flags | FLAG_END, b"", self.next_tsn, False)
+                end.rtx_order = self.next_tsn
                 end.abandoned = True
                 self.next_tsn += 1
                 self._late.append(end)

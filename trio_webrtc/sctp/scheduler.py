@@ -105,16 +105,19 @@ class Chunk:
         "tsn",
     )
 
-    def __init__(self, message: Message, flags: int, data: memoryview | bytes) -> None:
+    def __init__(
+        self, message: Message, flags: int, data: memoryview | bytes, tsn: int, sent: bool
+    ) -> None:
+        """``sent``: it is being sent now (in flight, sent once), as ``fill`` cuts it."""
         self.message = message
         self.flags = flags
         self.data = data
         self.size = len(data)
-        self.tsn = -1
-        self.sent_count = 0
+        self.tsn = tsn
+        self.sent_count = 1 if sent else 0
         self.acked = False
         self.abandoned = False
-        self.in_flight = False
+        self.in_flight = sent
         self.retransmit = False
         self.probe = False
         self.missing = 0
