@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING
 from ..errors import StunParseError
 from . import stun
 from .candidate import Candidate, normalize_endpoint
-from .checklist import Checklist, PairKey, PairState, TransactionTable, peer_reflexive
+from .checklist import (
+    CandidatePair,
+    Checklist,
+    PairKey,
+    PairState,
+    TransactionTable,
+    peer_reflexive,
+)
 from .events import IceState
 from .messages import binding_response
 from .stun import Address
@@ -62,7 +69,6 @@ class InboundChecks:
     _timer_valid: bool
 
     if TYPE_CHECKING:
-        from .checklist import CandidatePair
 
         def _log(self, level: int, message: str, *args: object) -> None: ...
 
@@ -174,24 +180,11 @@ class InboundChecks:
         self, message: stun.Message, local: Address, remote: Address, now: float
     ) -> None:
         """§7.3.1.3-§7.3.1.5: peer-reflexive candidate, triggered check, nomination."""
-        base = next((c for c in self._local_candidates if (c.address, c.port) == local), None)
-        if base is None:
-            self._log(logging.DEBUG, "request on unknown local address %s", local)
-            return
-        remote_candidate = next(
-            (c for c in self._remote_candidates if (c.address, c.port) == remote), None
-        )
-        if remote_candidate is None:
-            if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
+        pair = self._checklist.get((local, remote))
+        if pair is None:  # else both candidates are known already (e.g. consent checks)
+            pair = self._pair_for_request(message, local, remote)
+            if pair is None:
                 return
-            self._prflx_count += 1
-            priority = message.get_int(stun.PRIORITY) or 0
-            remote_candidate = peer_reflexive(remote, priority, self._prflx_count)
-            self._log(logging.INFO, "learnt peer-reflexive candidate %s", remote)
-            self._remote_candidates.append(remote_candidate)
-        pair = self._checklist.add(base, remote_candidate, self._controlling)
-        if pair is None:
-            return
         use_candidate = message.has(stun.USE_CANDIDATE) and not self._controlling
         if pair.state is PairState.SUCCEEDED:
             if use_candidate:
@@ -202,6 +195,27 @@ class InboundChecks:
             pair.nominate_on_success = True
         pair.state = PairState.WAITING
         self._enqueue_triggered(pair.key)
+
+    def _pair_for_request(
+        self, message: stun.Message, local: Address, remote: Address
+    ) -> CandidatePair | None:
+        """The pair a request arrived on, learning a peer-reflexive remote candidate."""
+        base = next((c for c in self._local_candidates if (c.address, c.port) == local), None)
+        if base is None:
+            self._log(logging.DEBUG, "request on unknown local address %s", local)
+            return None
+        remote_candidate = next(
+            (c for c in self._remote_candidates if (c.address, c.port) == remote), None
+        )
+        if remote_candidate is None:
+            if len(self._remote_candidates) >= MAX_REMOTE_CANDIDATES:
+                return None
+            self._prflx_count += 1
+            priority = message.get_int(stun.PRIORITY) or 0
+            remote_candidate = peer_reflexive(remote, priority, self._prflx_count)
+            self._log(logging.INFO, "learnt peer-reflexive candidate %s", remote)
+            self._remote_candidates.append(remote_candidate)
+        return self._checklist.add(base, remote_candidate, self._controlling)
 
     def _handle_response(
         self, message: stun.Message, data: bytes, local: Address, remote: Address, now: float

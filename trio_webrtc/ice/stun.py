@@ -26,7 +26,6 @@ import socket
 import struct
 import unicodedata
 import zlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import LocalProtocolError, StunParseError
@@ -83,6 +82,7 @@ _FINGERPRINT_XOR = 0x5354554E
 _HEADER_LENGTH = 20
 _TYPE_LENGTH = struct.Struct("!HH")
 _UINT32 = struct.Struct("!I")
+_UINT64 = struct.Struct("!Q")
 
 
 class Method(enum.IntEnum):
@@ -577,22 +577,6 @@ def _split_header(data: bytes) -> tuple[int, int, bytes]:
     return msg_type, length, bytes(data[8:20])
 
 
-def _iter_raw(data: bytes) -> Iterable[tuple[int, int, bytes]]:
-    """Yield (offset, type, body) for each attribute; raise on truncation."""
-    offset = _HEADER_LENGTH
-    size = len(data)
-    unpack = _TYPE_LENGTH.unpack_from
-    while offset < size:
-        if offset + 4 > size:
-            raise StunParseError("truncated attribute header")
-        attr_type, attr_len = unpack(data, offset)
-        end = offset + 4 + attr_len
-        if end > size:
-            raise StunParseError("attribute runs past the end of the message")
-        yield offset, attr_type, data[offset + 4 : end]
-        offset = end + (-attr_len) % 4
-
-
 def parse_message(data: bytes) -> Message:
     """Parse one STUN message; raise only ``StunParseError``.
 
@@ -608,14 +592,30 @@ def parse_message(data: bytes) -> Message:
         attributes: list[tuple[int, AttributeValue]] = []
         after_integrity = False
         seen_fingerprint = False
-        for _, attr_type, body in _iter_raw(data):
+        offset, size, unpack = _HEADER_LENGTH, len(data), _TYPE_LENGTH.unpack_from
+        while offset < size:  # attributes; runs for every STUN message
+            if offset + 4 > size:
+                raise StunParseError("truncated attribute header")
+            attr_type, attr_len = unpack(data, offset)
+            start = offset + 4
+            end = start + attr_len
+            if end > size:
+                raise StunParseError("attribute runs past the end of the message")
+            offset = end + (-attr_len) % 4
             if seen_fingerprint:
                 raise StunParseError("attribute after FINGERPRINT")
             if attr_type == FINGERPRINT:
                 seen_fingerprint = True
             elif after_integrity and attr_type != MESSAGE_INTEGRITY_SHA256:
                 continue
-            value = _decode_value(attr_type, body, transaction_id)
+            kind = _KINDS.get(attr_type)
+            value: AttributeValue
+            if kind == _U32 and attr_len == 4:
+                value = _UINT32.unpack_from(data, start)[0]
+            elif kind == _U64 and attr_len == 8:
+                value = _UINT64.unpack_from(data, start)[0]
+            else:
+                value = _decode_value(attr_type, data[start:end], transaction_id)
             attributes.append((attr_type, value))
             if attr_type in (MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256):
                 after_integrity = True
@@ -639,20 +639,26 @@ def verify_integrity(data: bytes, key: bytes) -> bool:
     if not isinstance(data, bytes):
         data = bytes(data)
     try:
-        _, _, _ = _split_header(data)
-        for offset, attr_type, body in _iter_raw(data):
-            if attr_type in (MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256):
-                algorithm = "sha1" if attr_type == MESSAGE_INTEGRITY else "sha256"
-                if attr_type == MESSAGE_INTEGRITY and len(body) != 20:
-                    return False
-                if attr_type == MESSAGE_INTEGRITY_SHA256 and not 16 <= len(body) <= 32:
-                    return False
-                length = offset + 4 + len(body) - _HEADER_LENGTH
-                signed = data[:2] + struct.pack("!H", length) + data[4:offset]
-                mac = hmac.digest(key, signed, algorithm)[: len(body)]
-                return hmac.compare_digest(mac, body)
+        _split_header(data)
     except StunParseError:
         return False
+    offset, size, unpack = _HEADER_LENGTH, len(data), _TYPE_LENGTH.unpack_from
+    while offset + 4 <= size:  # attributes, as in parse_message
+        attr_type, attr_len = unpack(data, offset)
+        end = offset + 4 + attr_len
+        if end > size:
+            return False
+        if attr_type in (MESSAGE_INTEGRITY, MESSAGE_INTEGRITY_SHA256):
+            if attr_type == MESSAGE_INTEGRITY and attr_len != 20:
+                return False
+            if attr_type == MESSAGE_INTEGRITY_SHA256 and not 16 <= attr_len <= 32:
+                return False
+            algorithm = "sha1" if attr_type == MESSAGE_INTEGRITY else "sha256"
+            length = end - _HEADER_LENGTH
+            signed = data[:2] + length.to_bytes(2, "big") + data[4:offset]
+            mac = hmac.digest(key, signed, algorithm)[:attr_len]
+            return hmac.compare_digest(mac, data[offset + 4 : end])
+        offset = end + (-attr_len) % 4
     return False
 
 
