@@ -74,7 +74,8 @@ class Controller:
             self._period_end = now + self.min_rtt
         elif rtt < self._period_min:
             self._period_min = rtt
-        self.recent_rtt = min(self._period_min, self._previous_min)
+        period, previous = self._period_min, self._previous_min
+        self.recent_rtt = period if period < previous else previous  # (min() is a call)
 
     def slow_start(self, w: Window, acked: int, flight_before: int) -> None:
         # RFC 9260 §7.2.1: only when cwnd was fully used; RFC 3465: bytes, capped at L·MTU.

@@ -37,7 +37,7 @@ from .chunks import (
     FLAG_END,
     FLAG_IMMEDIATE,
 )
-from .events import DataReceived, MessageTooLarge, SctpEvent
+from .events import MessageTooLarge, SctpEvent, data_received
 
 __all__ = ["Inbound"]
 
@@ -203,6 +203,15 @@ class Inbound:
             above.add(tsn)
             self.sack_now = True
         if flags & FLAG_BE == FLAG_BE:
+            if not flags & 0x04 and not self._ordered:
+                # _complete() for the common case, inlined: an ordered message, no other
+                # held out of order on any stream.
+                expected = self._next_ssn.get(sid, 0)
+                if ssn == expected:
+                    self.unconsumed += size
+                    self._events.append(data_received(sid, ppid, data, False))
+                    self._next_ssn[sid] = (expected + 1) & 0xFFFF
+                    return True
             self._complete(sid, ssn, ppid, data, bool(flags & 0x04))
         else:
             self._fragment(tsn, flags, sid, ssn, ppid, data)
@@ -300,12 +309,12 @@ class Inbound:
     def _complete(self, sid: int, ssn: int, ppid: int, data: bytes, unordered: bool) -> None:
         if unordered:
             self.unconsumed += len(data)
-            self._events.append(DataReceived(sid, ppid, data, True))
+            self._events.append(data_received(sid, ppid, data, True))
             return
         expected = self._next_ssn.get(sid, 0)
         if ssn == expected:
             self.unconsumed += len(data)
-            self._events.append(DataReceived(sid, ppid, data, False))
+            self._events.append(data_received(sid, ppid, data, False))
             expected = (expected + 1) & 0xFFFF
             self._next_ssn[sid] = expected
             pending = self._ordered.get(sid)
@@ -332,7 +341,7 @@ class Inbound:
                 size = len(message[1])
                 self.held -= size if size > CHUNK_CHARGE else CHUNK_CHARGE
                 self.unconsumed += size
-                events.append(DataReceived(sid, message[0], message[1], False))
+                events.append(data_received(sid, message[0], message[1], False))
             expected = (expected + 1) & 0xFFFF
         self._next_ssn[sid] = expected
         if not pending:
@@ -376,7 +385,7 @@ class Inbound:
                     if message is not None:
                         self.held -= _charge(len(message[1]))
                         self.unconsumed += len(message[1])
-                        self._events.append(DataReceived(sid, message[0], message[1], False))
+                        self._events.append(data_received(sid, message[0], message[1], False))
                 if expected == ssn:
                     break
                 expected = (expected + 1) & 0xFFFF

@@ -53,7 +53,7 @@ from .chunks import (
     FLAG_IMMEDIATE,
 )
 from .congestion import make_controller
-from .events import BufferedAmountLow, SctpEvent, SendBufferFullError
+from .events import SctpEvent, SendBufferFullError
 from .prsctp import Abandonment
 from .scheduler import CHARGED_BELOW, QUANTUM, Chunk, Message, SendQueues, SendStream
 from .trace import TraceCallback
@@ -233,7 +233,7 @@ class Outbound(Abandonment):
         before = stream.unsent
         stream.unsent = after = before - size
         if before > stream.threshold >= after:
-            self._events.append(BufferedAmountLow(stream.sid))
+            self._events.append(stream.low_event)
 
     def _release(self, stream: SendStream, size: int) -> None:
         stream.held -= size
@@ -482,7 +482,7 @@ class Outbound(Abandonment):
                 left = stream.unsent = unsent - cut - size
                 cut = 0
                 if unsent > stream.threshold >= left:
-                    events.append(BufferedAmountLow(stream.sid))
+                    events.append(stream.low_event)
             else:
                 if type(data) is bytes:
                     data = message.data = memoryview(data)

@@ -23,6 +23,7 @@ import heapq
 from collections import deque
 
 from .chunks import FLAG_UNORDERED
+from .events import BufferedAmountLow
 
 __all__ = ["CHARGED_BELOW", "QUANTUM", "Chunk", "Message", "SendQueues", "SendStream"]
 
@@ -134,6 +135,7 @@ class SendStream:
         "active",
         "deficit",
         "held",
+        "low_event",
         "next_ssn",
         "queue",
         "sid",
@@ -152,6 +154,8 @@ class SendStream:
         self.next_ssn = 0
         self.weight = 1  # quanta per turn (priority)
         self.deficit = 0  # bytes the stream may still send in this round (DRR)
+        # Events are immutable: one instance serves every time the amount falls low.
+        self.low_event = BufferedAmountLow(sid)
 
 
 class SendQueues:
