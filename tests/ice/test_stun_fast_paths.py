@@ -7,6 +7,7 @@ printed with ``inet_pton``/``inet_ntop``; address normalisation is memoised.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import random
 
@@ -93,3 +94,15 @@ def test_normalisation_is_memoised_and_bounded() -> None:
             assert candidate.normalize_endpoint((text, 5)) == (expected, 5)
             assert candidate.address_family(text) == family
     assert len(candidate._ANALYSED) <= candidate._ANALYSED_LIMIT
+
+
+def test_hmac_with_keyed_states_matches_hmac_digest() -> None:
+    rng = random.Random(3)
+    for size in [0, 1, 22, 24, 63, 64, 65, 128, 200]:
+        key = rng.randbytes(size)
+        for message in (b"", rng.randbytes(20), rng.randbytes(300)):
+            for algorithm in ("sha1", "sha256"):
+                expected = hmac.digest(key, message, algorithm)
+                assert stun._hmac(key, message, algorithm) == expected
+                assert stun._hmac(bytearray(key), message, algorithm) == expected
+    assert len(stun._SHA1_PADS) <= stun._SHA1_PADS_LIMIT
