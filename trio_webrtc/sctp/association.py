@@ -537,14 +537,7 @@ class SctpAssociation(Handshake):
                 if reconfig_chunk is not None:
                     packets.add(reconfig_chunk)
             if data_state or state is _SHUTDOWN_SENT:
-                out.fill(
-                    now,
-                    packets.room,
-                    packets.emit,
-                    packets.flush,
-                    data_state,
-                    hold=packets.limit if hold else 0,
-                )
+                out.fill(now, packets, data_state, packets.limit if hold else 0)
         packets.flush()
         return packets.packets
 

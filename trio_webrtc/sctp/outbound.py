@@ -45,6 +45,7 @@ import logging
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .chunks import (
     DATA_HEADER,
@@ -57,6 +58,9 @@ from .events import SctpEvent, SendBufferFullError
 from .prsctp import Abandonment
 from .scheduler import CHARGED_BELOW, QUANTUM, Chunk, Message, SendQueues, SendStream
 from .trace import TraceCallback
+
+if TYPE_CHECKING:
+    from .packets import PacketBuilder
 
 __all__ = ["Outbound"]
 
@@ -322,9 +326,7 @@ class Outbound(Abandonment):
             (length + 3) & ~3,
         )
 
-    def _retransmit(
-        self, now: float, room: Callable[[], int], emit: Emit, new_packet: Callable[[], None]
-    ) -> None:
+    def _retransmit(self, now: float, packets: PacketBuilder) -> None:
         """Retransmissions first (§6.3.3 E3, §7.2.4 step 3): a fast retransmission gets one
         packet regardless of cwnd; after T3 exactly one packet goes."""
         fast_budget = self.mtu if self.fast_pending else 0
@@ -344,10 +346,10 @@ class Outbound(Abandonment):
             if self._should_abandon(chunk, now):
                 self._abandon(chunk.message)
                 continue
-            if room() < (16 + chunk.size + 3) & ~3:  # padded length
+            if packets.room() < (16 + chunk.size + 3) & ~3:  # padded length
                 if single and started:
                     break
-                new_packet()
+                packets.flush()
             started = True
             if single:
                 self._t3_state = 2
@@ -364,20 +366,11 @@ class Outbound(Abandonment):
             fast_budget -= chunk.size + 16
             if self.trace is not None:
                 self._trace(now, "rtx", tsn=tsn & MASK32, cause=chunk.cause, n=chunk.sent_count - 1)
-            self._encode(chunk, emit)
+            self._encode(chunk, packets.emit)
         if self.t3 is None:
             self.t3 = now + self.rto
 
-    def fill(
-        self,
-        now: float,
-        room: Callable[[], int],
-        emit: Emit,
-        new_packet: Callable[[], None],
-        allow_new: bool,
-        *,
-        hold: int = 0,
-    ) -> None:
+    def fill(self, now: float, packets: PacketBuilder, allow_new: bool, hold: int = 0) -> None:
         """Emit retransmissions then new DATA, within cwnd, Max.Burst and the peer's rwnd.
 
         ``hold`` (a packet's room for chunks, or 0): new DATA that would start a packet it
@@ -388,7 +381,7 @@ class Outbound(Abandonment):
         if self._t3_state == 2:
             return  # §6.3.3 E3: the one packet went; the rest waits for a SACK
         if self._retransmits:
-            self._retransmit(now, room, emit, new_packet)
+            self._retransmit(now, packets)
         if not allow_new or self._retransmits:
             return
         expiring = self._queues.expiring
@@ -433,7 +426,7 @@ class Outbound(Abandonment):
             offset = message.offset
             size = message.size - offset
             wire = (19 + size) & ~3  # padded length of the rest as one chunk
-            space = room()
+            space = packets.limit - packets.size  # packets.room(), inlined
             if wire <= space:
                 if space >= hold > self.pending_wire:
                     break  # an empty packet we could not fill: wait for more
@@ -443,7 +436,7 @@ class Outbound(Abandonment):
             else:
                 if self.pending_wire < hold:
                     break  # the rest would not fill a packet: keep it for the next call
-                new_packet()
+                packets.flush()
                 continue
             probe = False
             small = size < CHARGED_BELOW
@@ -514,8 +507,8 @@ class Outbound(Abandonment):
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
                 self._rtt_sent = now
-            length = 16 + size  # self._encode(chunk, emit), inlined
-            emit(
+            length = 16 + size  # self._encode(chunk, packets.emit), inlined
+            packets.emit(
                 DATA_HEADER.pack(
                     0, flags, length, tsn & MASK32, message.sid, message.ssn, message.ppid
                 ),

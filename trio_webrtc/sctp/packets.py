@@ -21,18 +21,18 @@ class PacketBuilder:
     tag it was queued with (a new tag starts a new packet); ``alone`` chunks get a packet
     of their own. :meth:`emit` is the DATA hot path's (``Outbound.fill``)."""
 
-    __slots__ = ("_assoc", "_parts", "_size", "_vtag", "limit", "packets")
+    __slots__ = ("_assoc", "_parts", "_vtag", "limit", "packets", "size")
 
     def __init__(self, assoc: SctpAssociation, mtu: int) -> None:
         self._assoc = assoc
         self.limit = mtu - 12
         self._parts: list[bytes | memoryview] = []
-        self._size = 0
+        self.size = 0
         self._vtag = assoc._peer_tag
         self.packets: list[bytes] = []
 
     def room(self) -> int:
-        return self.limit - self._size
+        return self.limit - self.size
 
     def flush(self) -> None:
         """:func:`.chunks.encode_packet`, with the association's common header and its
@@ -49,7 +49,7 @@ class PacketBuilder:
             body = b"".join(parts)
             self.packets.append(b"".join((header, CHECKSUM.pack(crc32c(body, seed)), body)))
             self._parts = []
-            self._size = 0
+            self.size = 0
 
     def add(self, chunk: bytes, vtag: int | None = None, alone: bool = False) -> None:
         vtag = self._assoc._peer_tag if vtag is None else vtag
@@ -57,7 +57,7 @@ class PacketBuilder:
             self.flush()
         self._vtag = vtag
         self._parts.append(chunk)
-        self._size += len(chunk)
+        self.size += len(chunk)
         if alone:
             self.flush()
 
@@ -65,6 +65,6 @@ class PacketBuilder:
         parts = self._parts
         parts.append(header)
         parts.append(data)
-        self._size += wire
+        self.size += wire
         if pad:
             parts.append(pad)
