@@ -129,7 +129,7 @@ CHUNK_HEADER = struct.Struct("!BBH")
 DATA_HEADER = struct.Struct("!BBHIHHI")  # type, flags, length, tsn, stream, ssn, ppid
 DATA_FIELDS = struct.Struct("!IHHI")
 _INIT = struct.Struct("!IIHHI")
-_SACK = struct.Struct("!IIHH")
+SACK_FIELDS = _SACK = struct.Struct("!IIHH")  # cum TSN ack, a_rwnd, gap blocks, duplicates
 _U32 = struct.Struct("!I")
 _U16PAIR = struct.Struct("!HH")
 _PARAM = struct.Struct("!HH")

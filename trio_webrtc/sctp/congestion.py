@@ -172,7 +172,8 @@ class Cubic(Controller):
             self.delivered >>= 1
             self.lost >>= 1
         if w.cwnd <= w.ssthresh:
-            self.slow_start(w, acked, flight_before)
+            if flight_before + w.mtu >= w.cwnd:  # (slow_start() only acts then: no call)
+                self.slow_start(w, acked, flight_before)
             return
         if flight_before + w.mtu < w.cwnd:
             return  # application- or rwnd-limited: no growth (RFC 9438 §5.8)

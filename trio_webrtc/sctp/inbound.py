@@ -413,7 +413,8 @@ class Inbound:
         cum = self.cum_tsn
         dups = self._duplicates
         if not dups and not self._above:  # the common case: one pack, no lists
-            rwnd = self.a_rwnd()
+            rwnd = self.window - self.unconsumed - self.held  # a_rwnd() without gaps
+            rwnd = rwnd if rwnd > 0 else 0
             self.last_advertised = rwnd
             self.sack_now = self.immediate = False
             self.arrived = 0

@@ -203,8 +203,11 @@ class Outbound(Abandonment):
         queues = self._queues
         stream = queues.streams.get(sid) or queues.stream(sid)
         message = Message(stream, ppid, data, ordered, max_retransmits, expiry)
-        if expiry is None and stream.active:
-            stream.queue.append(message)  # queues.push(message), the common case inlined
+        if expiry is None:  # queues.push(message), the common case inlined
+            stream.queue.append(message)
+            if not stream.active:
+                stream.active = True
+                self._pending.append(stream)
         else:
             queues.push(message)
         self.pending_wire += (19 + size) & ~3
@@ -549,7 +552,8 @@ class Outbound(Abandonment):
             self.srtt = rtt
             self._rttvar = rtt / 2
         else:
-            self._rttvar = 0.75 * self._rttvar + 0.25 * abs(self.srtt - rtt)
+            error = self.srtt - rtt
+            self._rttvar = 0.75 * self._rttvar + 0.25 * (error if error > 0 else -error)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
         rto = self.srtt + 4 * self._rttvar
         self.rto = RTO_MIN if rto < RTO_MIN else RTO_MAX if rto > RTO_MAX else rto
