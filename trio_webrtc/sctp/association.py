@@ -10,7 +10,8 @@ SHUTDOWN), RFC 8261 §4-§5 (SCTP over DTLS: one packet per DTLS record, CRC32c,
 addresses) and the association-level parts of RFC 3758 (FORWARD TSN) and RFC 6525
 (RE-CONFIG), as profiled by RFC 8831 §6. Send and receive paths live in :mod:`.outbound`
 and :mod:`.inbound`, stream resets in :mod:`.reconfig`, association setup in
-:mod:`.handshake`, cookies in :mod:`.cookie`.
+:mod:`.handshake`, control chunks and shutdown in :mod:`.control`, cookies in
+:mod:`.cookie`.
 """
 
 from __future__ import annotations
@@ -54,20 +55,14 @@ from .chunks import (
     FLAG_T,
     SACK_FIELDS,
     AbortChunk,
-    CookieAckChunk,
     ErrorChunk,
-    ForwardTsnChunk,
-    HeartbeatAckChunk,
     HeartbeatChunk,
-    InitAckChunk,
-    ReconfigChunk,
     ShutdownAckChunk,
-    ShutdownChunk,
-    ShutdownCompleteChunk,
     checksum_seed,
     parse_chunk,
     parse_sack,
 )
+from .control import HEARTBEAT_INFO, RECEIVE_STATES, ControlChunks
 from .cookie import CookieJar
 from .events import (
     AssociationClosed,
@@ -76,7 +71,7 @@ from .events import (
     SctpEvent,
     StreamsReset,
 )
-from .handshake import HEARTBEAT_INTERVAL, STREAMS, Handshake
+from .handshake import HEARTBEAT_INTERVAL, STREAMS
 from .inbound import Inbound
 from .outbound import RTO_INITIAL, RTO_MAX, Outbound
 from .packets import PacketBuilder
@@ -85,14 +80,12 @@ from .trace import TraceCallback
 
 __all__ = ["SctpAssociation"]
 
-_CAUSE_USER_INITIATED_ABORT = 12  # RFC 9260 §3.3.10.12
 _LARGEST_DCEP_MESSAGE = 12 + 2 * 0xFFFF  # RFC 8832 §5.1
 
 logger = logging.getLogger("trio_webrtc.sctp")
 
 MAX_ASSOCIATION_RETRANSMITS = 10
 MAX_CONTROL_QUEUE = 32
-_HEARTBEAT_INFO = struct.Struct("!dQ")
 # Chunk types this stack implements; any other is handled by its two upper bits (§3.2).
 _KNOWN_CHUNKS = frozenset({*range(12), CHUNK_SHUTDOWN_COMPLETE, CHUNK_RECONFIG, CHUNK_FORWARD_TSN})
 
@@ -105,12 +98,9 @@ _SHUTDOWN_SENT = S.SHUTDOWN_SENT
 _SHUTDOWN_ACK_SENT = S.SHUTDOWN_ACK_SENT
 _DATA_STATES = frozenset({S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_RECEIVED})
 _SEND_STATES = frozenset({S.COOKIE_WAIT, S.COOKIE_ECHOED, S.ESTABLISHED})
-_RECEIVE_STATES = frozenset(
-    {S.COOKIE_ECHOED, S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_SENT, S.SHUTDOWN_RECEIVED}
-)
 
 
-class SctpAssociation(Handshake):
+class SctpAssociation(ControlChunks):
     """One SCTP association over DTLS; see the module docstring for the RFCs.
 
     ``is_client`` is the DTLS role, kept for logging: either or both ends may ``start()``.
@@ -424,22 +414,6 @@ class SctpAssociation(Handshake):
             )
             self._close(f"too many retransmissions ({what})", error=True)
 
-    def _check_shutdown(self, now: float) -> None:
-        if not self._outbound.idle:
-            return
-        if self.state is S.SHUTDOWN_PENDING:
-            self.state = S.SHUTDOWN_SENT
-            self._send_shutdown(now)
-        elif self.state is S.SHUTDOWN_RECEIVED:
-            self.state = S.SHUTDOWN_ACK_SENT
-            self._queue(ShutdownAckChunk().encode())
-            self._t2, self._t2_count = now + self._outbound.rto, 0
-
-    def _send_shutdown(self, now: float) -> None:
-        assert self._inbound is not None
-        self._queue(ShutdownChunk(self._inbound.cum_tsn & 0xFFFFFFFF).encode())
-        self._t2, self._t2_count = now + self._outbound.rto, 0
-
     # -- timers --------------------------------------------------------------------------
 
     def handle_timer(self, now: float) -> None:
@@ -479,7 +453,7 @@ class SctpAssociation(Handshake):
                 self._count_error("HEARTBEAT")
             if not self._is_closed() and not out.has_outstanding:
                 self._heartbeat_nonce = self._rng.getrandbits(64)
-                info = _HEARTBEAT_INFO.pack(now, self._heartbeat_nonce)
+                info = HEARTBEAT_INFO.pack(now, self._heartbeat_nonce)
                 self._queue(HeartbeatChunk(info).encode())
 
     # -- output --------------------------------------------------------------------------
@@ -616,7 +590,7 @@ class SctpAssociation(Handshake):
             offset += (length + 3) & ~3
             if ctype == CHUNK_DATA:
                 if inbound is None or (
-                    self.state is not _ESTABLISHED and self.state not in _RECEIVE_STATES
+                    self.state is not _ESTABLISHED and self.state not in RECEIVE_STATES
                 ):
                     continue
                 if end - start <= 12:
@@ -739,7 +713,7 @@ class SctpAssociation(Handshake):
         state = self.state
         if self._inbound is None or (
             state is not _ESTABLISHED  # (enum hash is slow)
-            and state not in _RECEIVE_STATES
+            and state not in RECEIVE_STATES
             and state is not _SHUTDOWN_ACK_SENT
         ):
             return
@@ -747,68 +721,3 @@ class SctpAssociation(Handshake):
             self._errors = 0
             if state is not _ESTABLISHED:  # (it acts in SHUTDOWN-PENDING/RECEIVED only)
                 self._check_shutdown(now)
-
-    def _on_control(self, chunk: object, now: float) -> None:
-        state = self.state
-        inbound = self._inbound
-        if isinstance(chunk, InitAckChunk):
-            self._on_init_ack(chunk, now)
-        elif isinstance(chunk, CookieAckChunk):
-            if state is S.COOKIE_ECHOED:
-                if not self._t1_count:  # sent once: a round trip (Karn)
-                    self._setup_rtt = now - self._cookie_sent
-                self._established(now)
-        elif isinstance(chunk, HeartbeatAckChunk):
-            if len(chunk.info) == _HEARTBEAT_INFO.size:
-                sent, nonce = _HEARTBEAT_INFO.unpack(chunk.info)
-                if nonce == self._heartbeat_nonce:
-                    self._heartbeat_nonce = None
-                    self._errors = 0
-                    self._outbound._update_rto(max(0.0, now - sent))
-        elif isinstance(chunk, HeartbeatChunk):
-            self._queue(HeartbeatAckChunk(chunk.info).encode())
-        elif isinstance(chunk, ForwardTsnChunk):
-            if inbound is not None and state in _RECEIVE_STATES:
-                inbound.on_forward_tsn(chunk.new_cum_tsn, chunk.streams)
-                self._sack_due = True
-                self._sack_can_wait = False
-        elif isinstance(chunk, ReconfigChunk):
-            if inbound is not None and self._reconfig is not None and state in _RECEIVE_STATES:
-                self._reconfig.on_chunk(chunk, inbound, self._outbound)
-        elif isinstance(chunk, ShutdownChunk):
-            self._on_shutdown(chunk, now)
-        elif isinstance(chunk, ShutdownAckChunk):
-            if state in (S.SHUTDOWN_SENT, S.SHUTDOWN_ACK_SENT):
-                self._queue(ShutdownCompleteChunk().encode())
-                self._close("shutdown complete", error=False)
-        elif isinstance(chunk, ShutdownCompleteChunk):
-            if state is S.SHUTDOWN_ACK_SENT:
-                self._close("shutdown complete", error=False)
-        elif isinstance(chunk, AbortChunk):
-            reason = "; ".join(f"cause {c}: {v[:64]!r}" for c, v in chunk.causes)
-            user_initiated = all(code == _CAUSE_USER_INITIATED_ABORT for code, _ in chunk.causes)
-            self._close(
-                f"aborted by peer ({reason})" if reason else "aborted by peer",
-                error=True,
-                expected=user_initiated,
-            )
-        elif isinstance(chunk, ErrorChunk):
-            self._on_error_chunk(chunk, now)
-        else:
-            logger.debug("%signoring chunk %r", self._prefix, chunk)
-
-    def _on_shutdown(self, chunk: ShutdownChunk, now: float) -> None:
-        state = self.state
-        if state not in (S.ESTABLISHED, S.SHUTDOWN_PENDING, S.SHUTDOWN_SENT, S.SHUTDOWN_RECEIVED):
-            return
-        # SHUTDOWN carries a cumulative TSN ack (§9.2).
-        out = self._outbound
-        out.on_sack(chunk.cum_tsn, out.peer_rwnd + out.flight_charge, (), now)
-        if state is S.SHUTDOWN_SENT:
-            self.state = S.SHUTDOWN_ACK_SENT
-            self._queue(ShutdownAckChunk().encode())
-            self._t2, self._t2_count = now + out.rto, 0
-            return
-        if state is not S.SHUTDOWN_RECEIVED:
-            self.state = S.SHUTDOWN_RECEIVED
-        self._check_shutdown(now)
