@@ -413,6 +413,8 @@ class Outbound(Abandonment):
         started = self.flight
         first_tsn = self.next_tsn
         cut = 0  # bytes cut from the current message since its stream's count was updated
+        parts = packets.parts  # packets.emit(), inlined below (flush() keeps the list)
+        pack = DATA_HEADER.pack
         while pending and self.flight < limit:
             stream = pending[0]
             message = stream.queue[0]
@@ -499,7 +501,10 @@ class Outbound(Abandonment):
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
             chunk = Chunk(message, flags, data, tsn, True)
-            message.chunks.append(chunk)
+            if not offset:  # sent whole: a tuple, no list (see Message.chunks)
+                message.chunks = (chunk,) if flags & FLAG_END else [chunk]
+            else:
+                message.chunks.append(chunk)  # type: ignore[union-attr]
             if probe:
                 chunk.probe = True
             self.flight += size
@@ -511,14 +516,12 @@ class Outbound(Abandonment):
                 self._rtt_tsn = tsn
                 self._rtt_sent = now
             length = 16 + size  # self._encode(chunk, packets.emit), inlined
-            packets.emit(
-                DATA_HEADER.pack(
-                    0, flags, length, tsn & MASK32, message.sid, message.ssn, message.ppid
-                ),
-                data,
-                _PADS[length & 3],
-                (length + 3) & ~3,
-            )
+            header = pack(0, flags, length, tsn & MASK32, message.sid, message.ssn, message.ppid)
+            parts.append(header)
+            parts.append(data)
+            if length & 3:
+                parts.append(_PADS[length & 3])
+            packets.size += (length + 3) & ~3
             if probe:
                 break
         else:

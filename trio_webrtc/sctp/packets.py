@@ -21,12 +21,12 @@ class PacketBuilder:
     tag it was queued with (a new tag starts a new packet); ``alone`` chunks get a packet
     of their own. :meth:`emit` is the DATA hot path's (``Outbound.fill``)."""
 
-    __slots__ = ("_assoc", "_parts", "_vtag", "limit", "packets", "size")
+    __slots__ = ("_assoc", "_vtag", "limit", "packets", "parts", "size")
 
     def __init__(self, assoc: SctpAssociation, mtu: int) -> None:
         self._assoc = assoc
         self.limit = mtu - 12
-        self._parts: list[bytes | memoryview] = []
+        self.parts: list[bytes | memoryview] = []
         self.size = 0
         self._vtag = assoc._peer_tag
         self.packets: list[bytes] = []
@@ -37,7 +37,7 @@ class PacketBuilder:
     def flush(self) -> None:
         """:func:`.chunks.encode_packet`, with the association's common header and its
         CRC32c state cached per verification tag (one crc32c call per packet)."""
-        parts = self._parts
+        parts = self.parts
         if parts:
             a = self._assoc
             vtag, header, seed = a._tx_header
@@ -48,7 +48,7 @@ class PacketBuilder:
                 a._tx_header = (vtag, header, seed)
             body = b"".join(parts)
             self.packets.append(b"".join((header, CHECKSUM.pack(crc32c(body, seed)), body)))
-            self._parts = []
+            parts.clear()  # the same list: Outbound.fill appends to it directly
             self.size = 0
 
     def add(self, chunk: bytes, vtag: int | None = None, alone: bool = False) -> None:
@@ -56,13 +56,13 @@ class PacketBuilder:
         if alone or vtag != self._vtag or len(chunk) > self.room():
             self.flush()
         self._vtag = vtag
-        self._parts.append(chunk)
+        self.parts.append(chunk)
         self.size += len(chunk)
         if alone:
             self.flush()
 
     def emit(self, header: bytes, data: bytes | memoryview, pad: bytes, wire: int) -> None:
-        parts = self._parts
+        parts = self.parts
         parts.append(header)
         parts.append(data)
         self.size += wire

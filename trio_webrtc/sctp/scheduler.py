@@ -79,7 +79,9 @@ class Message:
         self.expiry = expiry
         self.abandoned = False
         self.ssn = 0
-        self.chunks: list[Chunk] = []
+        # Its chunks once cut: a message sent whole has a tuple of one (set in
+        # ``Outbound.fill``; no list per message), a fragmented one a list.
+        self.chunks: list[Chunk] | tuple[Chunk, ...] = ()
 
 
 class Chunk:
