@@ -501,10 +501,8 @@ class Outbound(Abandonment):
             tsn = self.next_tsn
             self.next_tsn = tsn + 1
             chunk = Chunk(message, flags, data, tsn, True)
-            if not offset:  # sent whole: a tuple, no list (see Message.chunks)
-                message.chunks = (chunk,) if flags & FLAG_END else [chunk]
-            else:
-                message.chunks.append(chunk)  # type: ignore[union-attr]
+            if message.max_retransmits is not None or message.expiry is not None:
+                message.chunks.append(chunk)  # for _abandon (see Message.chunks)
             if probe:
                 chunk.probe = True
             self.flight += size
