@@ -44,7 +44,6 @@ from __future__ import annotations
 import logging
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .chunks import (
@@ -91,10 +90,6 @@ MIN_FRAGMENT = 256
 """A message that needs fragmenting anyway is cut to fill the room left in a packet only
 when at least this many payload bytes fit (a smaller fragment costs more per chunk, on
 both ends, than the packet space it saves)."""
-
-
-Emit = Callable[[bytes, bytes | memoryview, bytes, int], None]
-"""Adds one DATA chunk (header, payload, padding, padded length) to the packet being built."""
 
 
 class Outbound(Abandonment):
@@ -317,10 +312,10 @@ class Outbound(Abandonment):
             chunk.cause = cause
             self._retransmits[chunk.tsn] = chunk
 
-    def _encode(self, chunk: Chunk, emit: Emit) -> None:
+    def _encode(self, chunk: Chunk, packets: PacketBuilder) -> None:
         message = chunk.message
         length = 16 + chunk.size
-        emit(
+        packets.emit(
             DATA_HEADER.pack(
                 0, chunk.flags, length, chunk.tsn & MASK32, message.sid, message.ssn, message.ppid
             ),
@@ -369,7 +364,7 @@ class Outbound(Abandonment):
             fast_budget -= chunk.size + 16
             if self.trace is not None:
                 self._trace(now, "rtx", tsn=tsn & MASK32, cause=chunk.cause, n=chunk.sent_count - 1)
-            self._encode(chunk, packets.emit)
+            self._encode(chunk, packets)
         if self.t3 is None:
             self.t3 = now + self.rto
 
@@ -410,12 +405,15 @@ class Outbound(Abandonment):
         largest = self.max_payload
         queues = self._queues
         events = self._events
-        started = self.flight
-        first_tsn = self.next_tsn
+        # In locals through the loop, stored back after it (and around _abandon).
+        started = flight = self.flight
+        small_chunks, peer_rwnd = self.flight_small_chunks, self.peer_rwnd
+        first_tsn = next_tsn = self.next_tsn
+        pending_wire = self.pending_wire
         cut = 0  # bytes cut from the current message since its stream's count was updated
         parts = packets.parts  # packets.emit(), inlined below (flush() keeps the list)
         pack = DATA_HEADER.pack
-        while pending and self.flight < limit:
+        while pending and flight < limit:
             stream = pending[0]
             message = stream.queue[0]
             if message.abandoned:
@@ -425,7 +423,11 @@ class Outbound(Abandonment):
                 if cut:
                     self._unqueue(stream, cut)
                     cut = 0
+                self.flight, self.flight_small_chunks = flight, small_chunks
+                self.next_tsn, self.pending_wire = next_tsn, pending_wire
                 self._abandon(message)
+                flight, small_chunks = self.flight, self.flight_small_chunks
+                next_tsn, pending_wire = self.next_tsn, self.pending_wire
                 queues.done_with_head(stream)
                 continue
             offset = message.offset
@@ -433,21 +435,21 @@ class Outbound(Abandonment):
             wire = (19 + size) & ~3  # padded length of the rest as one chunk
             space = packets.limit - packets.size  # packets.room(), inlined
             if wire <= space:
-                if space >= hold > self.pending_wire:
+                if space >= hold > pending_wire:
                     break  # an empty packet we could not fill: wait for more
             elif (offset or size > largest) and space >= MIN_FRAGMENT + 16:
                 size = (space - 16) & ~3  # fragmented anyway: fill this packet
                 wire = size + 16
             else:
-                if self.pending_wire < hold:
+                if pending_wire < hold:
                     break  # the rest would not fill a packet: keep it for the next call
                 packets.flush()
                 continue
             probe = False
             small = size < CHARGED_BELOW
             charge = size + PEER_CHUNK_OVERHEAD if small else size  # of the peer's window
-            if self.peer_rwnd < charge:
-                if self.flight or sent:
+            if peer_rwnd < charge:
+                if flight or sent:
                     self.window_blocked = True
                     break
                 probe = True  # RFC 9260 §6.1 rule A: one zero-window probe
@@ -473,7 +475,7 @@ class Outbound(Abandonment):
                     pending.popleft()
                 elif len(pending) > 1 and queue[0].size > stream.deficit:
                     pending.rotate(-1)
-                self.pending_wire -= wire
+                pending_wire -= wire
                 if offset:
                     data = data[offset:]
                 unsent = stream.unsent  # the message left the queue: W3C bufferedAmount
@@ -485,7 +487,7 @@ class Outbound(Abandonment):
                 if type(data) is bytes:
                     data = message.data = memoryview(data)
                 data = data[offset:end]
-                self.pending_wire -= size
+                pending_wire -= size
                 cut += size
             message.offset = end
             if not offset:
@@ -498,22 +500,21 @@ class Outbound(Abandonment):
                 # RFC 7053: the queue ran dry, so ask for an immediate SACK rather than
                 # have the peer's 200 ms delayed ack race our 200 ms minimum RTO.
                 flags |= FLAG_IMMEDIATE
-            tsn = self.next_tsn
-            self.next_tsn = tsn + 1
+            tsn = next_tsn
+            next_tsn = tsn + 1
             chunk = Chunk(message, flags, data, tsn, True)
             if message.max_retransmits is not None or message.expiry is not None:
                 message.chunks.append(chunk)  # for _abandon (see Message.chunks)
             if probe:
                 chunk.probe = True
-            self.flight += size
-            self.flight_small_chunks += small
-            rwnd = self.peer_rwnd - charge
-            self.peer_rwnd = rwnd if rwnd > 0 else 0
+            flight += size
+            small_chunks += small
+            peer_rwnd = peer_rwnd - charge if peer_rwnd > charge else 0
             sent.append(chunk)
             if self._rtt_tsn is None:
                 self._rtt_tsn = tsn
                 self._rtt_sent = now
-            length = 16 + size  # self._encode(chunk, packets.emit), inlined
+            length = 16 + size  # self._encode(chunk, packets), inlined
             header = pack(0, flags, length, tsn & MASK32, message.sid, message.ssn, message.ppid)
             parts.append(header)
             parts.append(data)
@@ -524,6 +525,8 @@ class Outbound(Abandonment):
                 break
         else:
             self.window_blocked = bool(pending)  # the loop stopped at cwnd or Max.Burst
+        self.flight, self.flight_small_chunks, self.peer_rwnd = flight, small_chunks, peer_rwnd
+        self.next_tsn, self.pending_wire = next_tsn, pending_wire
         if cut:
             self._unqueue(pending[0], cut)  # a message partly cut
         if self.next_tsn != first_tsn:
