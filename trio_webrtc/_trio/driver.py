@@ -594,10 +594,10 @@ class CoreDriver:
             return
         self._dispatching = True
         try:
-            core = self.core
+            events = self.core.events
             on_event = self._on_event
-            while (event := core.next_event()) is not None:
-                on_event(event)
+            while events:
+                on_event(events.popleft())
         finally:
             self._dispatching = False
 

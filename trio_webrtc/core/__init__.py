@@ -157,7 +157,10 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
         self.sctp: SctpAssociation | None = None
         self.connection_state = ConnectionState.NEW
         self.gathering_state = GatheringState.NEW
-        self._events: deque[object] = deque()
+        #: Pending events, oldest first (``next_event`` pops them): a driver may drain
+        #: this deque itself, one method call fewer per event on the hot path.
+        self.events: deque[object] = deque()
+        self._events = self.events
         self._host_addresses: list[Address] = []
         # STUN/TURN gathering and relaying (gathering.py); the two dicts are its tables
         # for the one-lookup demultiplexing and wrapping tests on the data path.
@@ -731,10 +734,10 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
         self._drain_channel_events()
 
     def _drain_channel_events(self) -> None:
-        channels = self.channels
-        events = self._events
-        while (event := channels.next_event()) is not None:
-            events.append(event)
+        pending = self.channels.events
+        if pending:
+            self._events.extend(pending)
+            pending.clear()
 
     def _on_selected_pair(self, now: float) -> None:
         pair = self.ice.selected_pair

@@ -287,7 +287,10 @@ class ChannelManager(IncomingOpens):
         self._closed_keys: deque[int] = deque()
         # Remote streams we refused and whose outgoing reset is not yet confirmed.
         self._refused: set[int] = set()
-        self._events: deque[ChannelEvent] = deque()
+        #: Pending events, oldest first (``next_event`` pops them; the core moves them
+        #: to its own queue in one ``extend``).
+        self.events: deque[ChannelEvent] = deque()
+        self._events = self.events
         # Usable stream ids are below this (the peer's inbound stream count, RFC 9260
         # §5.1.1); the lowest possibly free id of each parity, so allocation is not O(n).
         self._stream_limit = MAX_STREAM_ID + 1
