@@ -382,31 +382,29 @@ class Outbound(Abandonment):
             self._retransmit(now, packets)
         if not allow_new or self._retransmits:
             return
-        expiring = self._queues.expiring
+        queues = self._queues
+        expiring = queues.expiring
         if expiring and now >= expiring[0][0]:
             self._expire(now)
-        if not self.flight and self._active_at is not None:
+        # In locals through the loop, stored back after it (and around _abandon).
+        started = flight = self.flight
+        if not flight and self._active_at is not None:
             idle = now - self._active_at
             if idle > self.rto:  # §7.2.1: cwnd decays per RTO without DATA
                 before = self.cwnd
                 self.cc.on_idle(self, int(idle / self.rto))
                 if self.trace is not None and self.cwnd != before:
                     self._trace(now, "idle", idle=idle)
-        pending = self._pending
-        sent = self._sent
-        cwnd = self.cwnd
+        pending, sent, cwnd = self._pending, self._sent, self.cwnd
         # Max.Burst (§6.1 D): new DATA up to the credit the SACKs brought.
         burst = self.max_burst * self.max_payload
-        if not self.flight and self.burst_credit < burst:
-            self.burst_credit = burst  # nothing in flight: no SACK would bring credit
-        limit = self.flight + self.burst_credit
+        credit = self.burst_credit
+        if not flight and credit < burst:
+            self.burst_credit = credit = burst  # nothing in flight: no SACK brings credit
+        limit = flight + credit
         limit = cwnd if limit > cwnd else limit  # (min() is a call: ~200 ns on the hot path)
         self._acked_since_fill = self._acking_sacks = 0
-        largest = self.max_payload
-        queues = self._queues
-        events = self._events
-        # In locals through the loop, stored back after it (and around _abandon).
-        started = flight = self.flight
+        largest, events = self.max_payload, self._events
         small_chunks, peer_rwnd = self.flight_small_chunks, self.peer_rwnd
         first_tsn = next_tsn = self.next_tsn
         pending_wire = self.pending_wire
@@ -529,20 +527,20 @@ class Outbound(Abandonment):
         self.next_tsn, self.pending_wire = next_tsn, pending_wire
         if cut:
             self._unqueue(pending[0], cut)  # a message partly cut
-        if self.next_tsn != first_tsn:
+        if next_tsn != first_tsn:
             times = self._sent_times
             if not times or times[-1] != now:
                 self._sent_tsns.append(first_tsn)
                 times.append(now)
-        if self.flight != started:
+        if flight != started:
             self._active_at = now
-            credit = self.burst_credit - (self.flight - started)
+            credit -= flight - started
             self.burst_credit = credit if credit > 0 else 0
         # Whether this transmission filled cwnd: every SACK until the next one may grow
         # it (§7.2.1 "fully utilized"), also the later ones of a burst of SACKs read
         # before we could send again (each sees less in flight than was sent).
-        self._cwnd_full = self.flight + self.mtu >= cwnd
-        if self.t3 is None and self.flight:
+        self._cwnd_full = flight + self.mtu >= cwnd
+        if self.t3 is None and flight:
             self.t3 = now + self.rto
 
     # -- SACK ----------------------------------------------------------------------------
