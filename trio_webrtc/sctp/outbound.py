@@ -666,30 +666,31 @@ class Outbound(Abandonment):
             self._append_late()
         # Congestion control (§7.2.1, §7.2.2) and fast recovery exit (§7.2.4).
         cc = self.cc
-        if self._recovery_exit is not None and cum >= self._recovery_exit:
-            self._recovery_exit = None
-        if self._recovery_exit is None and (advanced or (acked_bytes and cc.grows_on_gap_acks())):
+        recovery = self._recovery_exit
+        if recovery is not None and cum >= recovery:
+            self._recovery_exit = recovery = None
+        if recovery is None and (advanced or (acked_bytes and cc.grows_on_gap_acks())):
             cc.on_ack(self, acked_bytes, self.cwnd if self._cwnd_full else flight_before, now)
         if self._pending:
             # Max.Burst: what the SACKs since the last transmission opportunity
             # acknowledged, plus MAX_BURST packets per SACK that acknowledged anything
             # (a burst of SACKs read at once allows what they would one by one).
-            self._acked_since_fill += acked_bytes
+            self._acked_since_fill = acked = self._acked_since_fill + acked_bytes
+            sacks = self._acking_sacks
             if acked_bytes:
-                self._acking_sacks += 1
-            self.burst_credit = self._acked_since_fill + self.max_burst * self.max_payload * max(
-                1, self._acking_sacks
-            )
+                self._acking_sacks = sacks = sacks + 1
+            self.burst_credit = acked + self.max_burst * self.max_payload * (sacks or 1)
         else:
             self.burst_credit = self.max_burst * self.max_payload
-        if not self.flight:
+        flight = self.flight
+        if not flight:
             cc.on_flight_empty()
         if acked_bytes:
             self._active_at = now
         previous_rwnd = self.peer_rwnd
-        rwnd = a_rwnd - self.flight - PEER_CHUNK_OVERHEAD * self.flight_small_chunks
+        rwnd = a_rwnd - flight - PEER_CHUNK_OVERHEAD * self.flight_small_chunks
         self.peer_rwnd = rwnd if rwnd > 0 else 0  # a_rwnd - flight_charge, at least 0
-        if self.peer_rwnd and not previous_rwnd:
+        if rwnd > 0 and not previous_rwnd:
             # The window reopened: probes the peer dropped go again (usrsctp does the same).
             self._scanning = True
             try:
