@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import logging
 import math
 import random
@@ -76,6 +77,14 @@ _GSO_MAX_SEGMENTS = 64
 _GSO_MAX_BYTES = 65000
 _U16 = struct.Struct("=H")
 _GRO_CMSG_SPACE = socket.CMSG_SPACE(4) if hasattr(socket, "CMSG_SPACE") else 0
+
+
+def _gro_segment_size(ancdata: list[tuple[int, int, bytes]]) -> int:
+    """The UDP_GRO segment size in a recvmsg's control messages, or 0 (one datagram)."""
+    for level, kind, value in ancdata:
+        if level == _SOL_UDP and kind == _UDP_GRO:
+            return int.from_bytes(value[:4].ljust(4, b"\0"), sys.byteorder)
+    return 0
 
 
 class DatagramSocket(Protocol):
@@ -130,10 +139,7 @@ class UdpSocket:
     def recv_batch(self) -> tuple[bytes, int, Any]:
         """(data, segment size or 0 when it is one datagram, sender) from a GRO socket."""
         data, ancdata, _flags, address = self.socket.recvmsg(65536, _GRO_CMSG_SPACE)
-        for level, kind, value in ancdata:
-            if level == _SOL_UDP and kind == _UDP_GRO:
-                return data, int.from_bytes(value[:4].ljust(4, b"\0"), sys.byteorder), address
-        return data, 0, address
+        return data, _gro_segment_size(ancdata), address
 
     def close(self) -> None:
         self.socket.close()
@@ -267,21 +273,29 @@ class CoreDriver:
 
     async def _receive_task(self, sock: DatagramSocket, local: Address) -> None:
         recvfrom = sock.recvfrom
-        recv_batch = sock.recv_batch if isinstance(sock, UdpSocket) and sock.gro else None
+        # A real socket: trio's wait_readable on its descriptor and, with GRO, recvmsg
+        # called here (UdpSocket.recv_batch inlined): two Python frames fewer per wakeup.
+        recvmsg = None
+        wait_readable: Callable[[], Any] = sock.wait_readable
+        if isinstance(sock, UdpSocket):
+            wait_readable = functools.partial(trio.lowlevel.wait_readable, sock.fileno())
+            if sock.gro:
+                recvmsg = sock.socket.recvmsg
         receive = self.core.receive_datagram
         core = self.core
         while True:
-            await sock.wait_readable()
+            await wait_readable()
             now = trio.current_time()
             count = 0
             errors = 0
             while count < _RECEIVE_BURST:
                 try:
-                    if recv_batch is None:
+                    if recvmsg is None:
                         data, address = recvfrom(65536)
                         size = 0
                     else:
-                        data, size, address = recv_batch()
+                        data, ancdata, _flags, address = recvmsg(65536, _GRO_CMSG_SPACE)
+                        size = _gro_segment_size(ancdata) if ancdata else 0
                 except BlockingIOError:
                     break
                 except OSError as exc:  # e.g. ICMP errors reported on the socket
