@@ -197,7 +197,7 @@ class Outbound(Abandonment):
             )
         queues = self._queues
         stream = queues.streams.get(sid) or queues.stream(sid)
-        message = Message(stream, ppid, data, ordered, max_retransmits, expiry)
+        message = Message(stream, ppid, data, size, ordered, max_retransmits, expiry)
         if expiry is None:  # queues.push(message), the common case inlined
             stream.queue.append(message)
             if not stream.active:

@@ -67,15 +67,17 @@ class Message:
         stream: SendStream,
         ppid: int,
         data: bytes,
+        size: int,
         ordered: bool,
         max_retransmits: int | None,
         expiry: float | None,
     ) -> None:
+        """``size``: ``len(data)``, which the caller has at hand."""
         self.stream = stream
         self.sid = stream.sid
         self.ppid = ppid
         self.data: bytes | memoryview = data
-        self.size = len(data)
+        self.size = size
         self.offset = 0  # bytes already cut into chunks (given TSNs)
         self.ordered = ordered
         self.flags = 0 if ordered else FLAG_UNORDERED
