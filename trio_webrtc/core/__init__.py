@@ -43,14 +43,13 @@ from ..dtls.transport import (
 )
 from ..errors import InvalidStateError
 from ..ice import (
-    Candidate,
     IceAgent,
     IceState,
     IceStateChanged,
     SelectedPairChanged,
     mdns,
 )
-from ..ice.gathering import IceGathering, StreamTarget
+from ..ice.gathering import IceGathering
 from ..sctp import (
     AssociationClosed,
     AssociationEstablished,
@@ -76,6 +75,7 @@ from .events import (
     SignalingStateChanged,
 )
 from .failures import explain_dtls_failure, ice_failure_reason
+from .gathering import GatheringMixin
 from .media import MediaMixin
 from .sctp_proxy import PendingAssociation
 from .signaling import SignalingMixin
@@ -107,7 +107,7 @@ _CAN_SHUT_DOWN = (ConnectionState.CONNECTED, ConnectionState.DISCONNECTED)
 _CLOSED = ChannelState.CLOSED
 
 
-class PeerConnectionCore(SignalingMixin, MediaMixin):
+class PeerConnectionCore(SignalingMixin, GatheringMixin, MediaMixin):
     """Sans-I/O peer connection: signaling calls, datagrams and ``now`` in; datagrams,
     one timer deadline and events out.
 
@@ -160,7 +160,6 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
         #: Pending events, oldest first (``next_event`` pops them): a driver may drain
         #: this deque itself, one method call fewer per event on the hot path.
         self.events: deque[object] = deque()
-        self._events = self.events
         self._host_addresses: list[Address] = []
         # STUN/TURN gathering and relaying (gathering.py); the two dicts are its tables
         # for the one-lookup demultiplexing and wrapping tests on the data path.
@@ -187,105 +186,6 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
     def _log(self, level: int, message: str, *args: object) -> None:
         logger.log(level, "[%s] " + message, self.log_prefix, *args)
 
-    # --------------------------------------------------------------- gathering
-
-    def add_host_address(self, address: Address) -> None:
-        """The driver bound a UDP socket at ``address``; it becomes a host candidate."""
-        if address in self._host_addresses:
-            return
-        self._host_addresses.append(address)
-        if self.gathering_state is not GatheringState.NEW:
-            self._gather_host(address)
-            self._gathering.add_base(address)
-
-    def _gather_host(self, address: Address) -> None:
-        if self.configuration.ice_transport_policy == "relay":
-            return  # only relayed candidates are signalled and paired
-        index = self._host_addresses.index(address)
-        local_preference = 65535 - index
-        priority = (126 << 24) + (local_preference << 8) + 255
-        candidate = Candidate(
-            foundation=str(1 + index),
-            component=1,
-            transport="udp",
-            priority=priority,
-            address=address[0],
-            port=address[1],
-            type="host",
-        )
-        self.ice.add_local_candidate(candidate)
-        value = candidate.to_sdp()
-        self._local_candidates.append(value)
-        mid, index_ = self._candidate_mid()
-        self._events.append(LocalCandidate(value, mid, index_))
-
-    def _candidate_mid(self) -> tuple[str, int]:
-        description = self.local_description
-        if description is None:
-            return "0", 0
-        return description.mid, description.mline_index
-
-    def _start_gathering(self, now: float) -> None:
-        if self.gathering_state is not GatheringState.NEW:
-            return
-        self._set_gathering_state(GatheringState.GATHERING)
-        for address in self._host_addresses:
-            self._gather_host(address)
-        # Server-reflexive and relayed candidates follow as the servers answer.
-        self._gathering.start(self._host_addresses, now)
-        self._drain_gathering()
-
-    def _drain_gathering(self) -> None:
-        """Signal new server-reflexive/relayed candidates; end-of-candidates when done."""
-        gathering = self._gathering
-        while (candidate := gathering.next_candidate()) is not None:
-            if candidate.type == "relay" and not self._closed:
-                self.ice.add_local_candidate(candidate)
-            if self.gathering_state is GatheringState.COMPLETE:
-                continue  # too late to signal: the peer learns it as peer-reflexive
-            value = candidate.to_sdp()
-            self._local_candidates.append(value)
-            mid, index = self._candidate_mid()
-            self._events.append(LocalCandidate(value, mid, index))
-        if gathering.complete and self.gathering_state is GatheringState.GATHERING:
-            self.end_of_local_candidates()
-            turn = gathering.turn_failures
-            if turn and self.configuration.ice_transport_policy == "relay" and not gathering.relays:
-                # Only relayed candidates may be used and no TURN server gave one.
-                self.fail(f"TURN server refused: {'; '.join(turn)} (iceTransportPolicy relay)")
-
-    # The driver's side of gathering: name resolution and TURN over TCP/TLS streams.
-
-    def ice_server_hosts_to_resolve(self) -> list[str]:
-        """Host names in STUN/TURN URLs; the driver resolves them and calls
-        :meth:`ice_server_resolved` (tests use IP literals: nothing to resolve)."""
-        return self._gathering.hosts_to_resolve()
-
-    def ice_server_resolved(self, host: str, addresses: list[str], now: float) -> None:
-        """``host`` resolved to ``addresses`` (IP strings; empty when it failed)."""
-        if not self._closed:
-            self._gathering.resolved(host, addresses, now)
-            self._drain_gathering()
-
-    def turn_stream_target(self, key: Address) -> StreamTarget | None:
-        """Where the pseudo local address ``key`` (from :meth:`datagrams_to_send`) must
-        connect: a TURN server over TCP or TLS; None for unknown keys."""
-        return self._gathering.stream_target(key)
-
-    def receive_turn_stream(self, key: Address, data: bytes, now: float) -> None:
-        """Bytes received on the TURN stream ``key``."""
-        if self._closed:
-            return
-        relayed = self._gathering.receive_stream(key, data, now)
-        self._drain_gathering()
-        for payload, local, peer in relayed:
-            self.receive_datagram(payload, local, peer, now)
-
-    def turn_stream_failed(self, key: Address, reason: str, now: float) -> None:
-        """The TURN stream ``key`` could not connect or broke."""
-        self._gathering.stream_failed(key, reason, now)
-        self._drain_gathering()
-
     def restart_ice(self, now: float) -> None:
         """ICE restart (RFC 8445 §9, RFC 9429 §4.1.8): new local ufrag/pwd, which the next
         :meth:`create_offer` carries. The selected pair keeps DTLS and SCTP going until the
@@ -295,19 +195,6 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
         ufrag, _ = self.ice.restart(now)
         self._log(logging.INFO, "local ICE restart (new ufrag %s)", ufrag)
         self._process(now)
-
-    def end_of_local_candidates(self) -> None:
-        """Gathering finished: signal end-of-candidates and GATHERING_STATE_COMPLETE."""
-        if self.gathering_state is GatheringState.COMPLETE:
-            return
-        mid, index = self._candidate_mid()
-        self._events.append(LocalCandidate(None, mid, index))
-        self._set_gathering_state(GatheringState.COMPLETE)
-
-    def _set_gathering_state(self, state: GatheringState) -> None:
-        if state is not self.gathering_state:
-            self.gathering_state = state
-            self._events.append(GatheringStateChanged(state))
 
     def _maybe_start_transports(self, now: float) -> None:
         if self.dtls is not None or self._local is None or self._remote is None:
@@ -575,7 +462,7 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
 
     def next_event(self) -> object | None:
         """The next core or channel event, in the order they happened; None when none."""
-        return self._events.popleft() if self._events else None
+        return self.events.popleft() if self.events else None
 
     def close(self, now: float) -> None:
         """Close everything: ABORT the association, send close_notify, state CLOSED."""
@@ -657,7 +544,7 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
             self.broken_reason = reason
             if self.failure_reason is None:
                 self.failure_reason = reason
-            self._events.append(ConnectionBroken(reason))
+            self.events.append(ConnectionBroken(reason))
         self.channels.on_association_closed()
         self._drain_channel_events()
 
@@ -736,7 +623,7 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
     def _drain_channel_events(self) -> None:
         pending = self.channels.events
         if pending:
-            self._events.extend(pending)
+            self.events.extend(pending)
             pending.clear()
 
     def _on_selected_pair(self, now: float) -> None:
@@ -797,7 +684,7 @@ class PeerConnectionCore(SignalingMixin, MediaMixin):
             else:
                 self._log(logging.INFO, "connection state %s", state.name)
             self.connection_state = state
-            self._events.append(ConnectionStateChanged(state))
+            self.events.append(ConnectionStateChanged(state))
             if state is ConnectionState.FAILED:
                 # Nothing can be delivered any more: every channel is CLOSED now, and the
                 # layers above ICE are torn down so that stats show their real state.

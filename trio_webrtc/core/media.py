@@ -628,7 +628,7 @@ class MediaMixin:
     media: MediaEngine | None = None
 
     if False:  # typing only: what the core provides
-        _events: deque[object]
+        events: deque[object]
         _rng: random.Random
         _layer_prefix: str
 
@@ -659,7 +659,7 @@ class MediaMixin:
         srtp = SrtpContext(keys, is_client=dtls.is_client, log_prefix=self._layer_prefix)
         mtu: int = getattr(getattr(self, "configuration", None), "mtu", 1200)
         self.media = MediaEngine(
-            srtp, self._events, rng=self._rng, mtu=mtu, log_prefix=self._layer_prefix
+            srtp, self.events, rng=self._rng, mtu=mtu, log_prefix=self._layer_prefix
         )
         logger.info("%sSRTP %s keyed", self._layer_prefix, profile)
 

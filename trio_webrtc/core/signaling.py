@@ -94,7 +94,7 @@ class SignalingMixin:
     gathering_state: GatheringState
     hostnames_pending: bool
     _signaling: SignalingStateMachine
-    _events: deque[object]
+    events: deque[object]
     _local_candidates: list[str]
     _local: DataChannelDescription | None
     _remote: DataChannelDescription | None
@@ -299,7 +299,7 @@ class SignalingMixin:
         )
         if media or state.negotiated:
             state.negotiated = media
-            self._events.append(MediaNegotiated(media))
+            self.events.append(MediaNegotiated(media))
 
     def local_description_sdp(self) -> str | None:
         """The applied local description with every candidate gathered so far, and
@@ -471,7 +471,7 @@ class SignalingMixin:
         before = self._signaling.state
         after = self._signaling.apply(side, kind)
         if after is not before:
-            self._events.append(SignalingStateChanged(after))
+            self.events.append(SignalingStateChanged(after))
 
     def add_remote_candidate(
         self, candidate: str | None, sdp_mid: str | None, sdp_mline_index: int | None, now: float

@@ -290,7 +290,6 @@ class ChannelManager(IncomingOpens):
         #: Pending events, oldest first (``next_event`` pops them; the core moves them
         #: to its own queue in one ``extend``).
         self.events: deque[ChannelEvent] = deque()
-        self._events = self.events
         # Usable stream ids are below this (the peer's inbound stream count, RFC 9260
         # §5.1.1); the lowest possibly free id of each parity, so allocation is not O(n).
         self._stream_limit = MAX_STREAM_ID + 1
@@ -360,7 +359,7 @@ class ChannelManager(IncomingOpens):
 
     def next_event(self) -> ChannelEvent | None:
         """Pop the oldest pending event, or None."""
-        return self._events.popleft() if self._events else None
+        return self.events.popleft() if self.events else None
 
     # -- user calls ----------------------------------------------------------------------
 
@@ -576,7 +575,7 @@ class ChannelManager(IncomingOpens):
             size = 0
         info._messages_received += 1
         info._bytes_received += size
-        self._events.append(ChannelMessage(info._key, payload, nbytes))
+        self.events.append(ChannelMessage(info._key, payload, nbytes))
 
     def on_streams_reset(self, stream_ids: Sequence[int], now: float) -> None:
         """The peer reset its outgoing streams (our incoming): close those channels."""
@@ -605,7 +604,7 @@ class ChannelManager(IncomingOpens):
     def on_buffered_amount_low(self, stream_id: int) -> None:
         info = self._by_stream.get(stream_id)
         if info is not None and info._state in (ChannelState.OPEN, ChannelState.CLOSING):
-            self._events.append(ChannelBufferedAmountLow(info._key))
+            self.events.append(ChannelBufferedAmountLow(info._key))
 
     def on_association_closed(self) -> None:
         """The association is gone: every channel becomes CLOSED."""
@@ -662,7 +661,7 @@ class ChannelManager(IncomingOpens):
 
     def _set_open(self, info: DataChannelInfo) -> None:
         info._state = ChannelState.OPEN
-        self._events.append(ChannelOpened(info._key))
+        self.events.append(ChannelOpened(info._key))
         if self._early:
             self._flush_early(info)
 
@@ -695,7 +694,7 @@ class ChannelManager(IncomingOpens):
 
     def _set_closing(self, info: DataChannelInfo) -> None:
         info._state = ChannelState.CLOSING
-        self._events.append(ChannelClosing(info._key))
+        self.events.append(ChannelClosing(info._key))
 
     def _request_reset(self, info: DataChannelInfo, now: float) -> None:
         if info._out_reset_requested or info._stream_id is None:
@@ -713,7 +712,7 @@ class ChannelManager(IncomingOpens):
             self._free_hint[stream_id & 1] = min(self._free_hint[stream_id & 1], stream_id)
             if info._low_threshold and not self._association_closed:
                 self._sctp.set_buffered_amount_low_threshold(stream_id, 0)
-        self._events.append(ChannelClosed(info._key))
+        self.events.append(ChannelClosed(info._key))
         self._debug("channel %s closed (stream %s)", info._key, stream_id)
         self._closed_keys.append(info._key)
         while len(self._closed_keys) > MAX_CLOSED_RECORDS:

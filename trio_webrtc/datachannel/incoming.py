@@ -60,7 +60,7 @@ class IncomingOpens:
     _refused: set[int]
     _active: int
     _max_channels: int
-    _events: deque[ChannelEvent]
+    events: deque[ChannelEvent]
     _association_closed: bool
     _early: dict[int, list[tuple[int, bytes]]]
     _early_bytes: int
@@ -122,7 +122,7 @@ class IncomingOpens:
         if stream_id in self._by_stream or stream_id in self._refused:
             self._refuse(stream_id, "the stream is already in use", now)
             return
-        if self._active >= self._max_channels or len(self._events) >= MAX_PENDING_EVENTS:
+        if self._active >= self._max_channels or len(self.events) >= MAX_PENDING_EVENTS:
             self._refuse(stream_id, f"too many channels (limit {self._max_channels})", now)
             return
         try:
@@ -135,8 +135,8 @@ class IncomingOpens:
         self._bind(info, stream_id)
         info._state = ChannelState.OPEN
         self._debug("peer opened channel %s (%r) on stream %s", info._key, message.label, stream_id)
-        self._events.append(IncomingChannel(info._key))
-        self._events.append(ChannelOpened(info._key))
+        self.events.append(IncomingChannel(info._key))
+        self.events.append(ChannelOpened(info._key))
         self._flush_early(info)
 
     def _refuse(self, stream_id: int, why: str, now: float) -> None:
